@@ -1,0 +1,102 @@
+"""The built-in aiohttp web server: security headers, /healthz, and the routes features add."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+
+import attrs
+from aiohttp import web
+
+from ora.config import Settings
+from ora.store import Store
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self';"
+        " frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+@attrs.define
+class Readiness:
+    """What /healthz reports: set by the app as the gateway comes and goes."""
+
+    started_monotonic: float = attrs.field(factory=time.monotonic)
+    gateway_ready: bool = False
+
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", Store)
+READINESS = web.AppKey("readiness", Readiness)
+
+RouteSetup = Callable[[web.Application], None]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:
+        response = error
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if isinstance(response, web.HTTPException) and response.status >= 400:
+        raise response
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    readiness = request.app[READINESS]
+    database = await request.app[STORE].ping()
+    ready = readiness.gateway_ready and database
+    body = {
+        "status": "ok" if ready else "starting" if not readiness.gateway_ready else "degraded",
+        "gateway": readiness.gateway_ready,
+        "database": database,
+        "uptime_seconds": round(time.monotonic() - readiness.started_monotonic, 3),
+    }
+    return web.json_response(body, status=200 if ready else 503)
+
+
+def build_web_app(
+    settings: Settings, store: Store, readiness: Readiness, setups: Iterable[RouteSetup] = ()
+) -> web.Application:
+    """The aiohttp application; each `setup` adds one feature's routes (and its own app keys)."""
+    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+    app[SETTINGS] = settings
+    app[STORE] = store
+    app[READINESS] = readiness
+    app.router.add_get("/healthz", healthz)
+    for setup in setups:
+        setup(app)
+    return app
+
+
+class WebServer:
+    """Runs an aiohttp application on host:port inside the bot's event loop."""
+
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        self._runner = web.AppRunner(app, access_log=log.getChild("access"), handle_signals=False, shutdown_timeout=2.0)
+        self._host = host
+        self._port = port
+        self.bound_port: int | None = None
+
+    async def start(self) -> None:
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self._host, self._port).start()
+        addresses = self._runner.addresses
+        self.bound_port = int(addresses[0][1]) if addresses else self._port
+        log.info("web server listening on http://%s:%s", self._host, self.bound_port)
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
