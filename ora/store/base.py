@@ -74,6 +74,9 @@ class Database:
             await connection.execute("PRAGMA busy_timeout = 5000")
             await connection.execute("PRAGMA synchronous = NORMAL")
             await self._migrate()
+        except aiosqlite.DatabaseError as error:
+            await self.close()
+            raise StoreError(f"{self.path} is not a usable SQLite database: {error}") from error
         except BaseException:
             await self.close()
             raise
@@ -91,10 +94,7 @@ class Database:
     async def _migrate(self) -> None:
         available = migrations()
         latest = available[-1][0] if available else 0
-        try:
-            current = await self.schema_version()
-        except aiosqlite.DatabaseError as error:
-            raise StoreError(f"{self.path} is not a usable SQLite database: {error}") from error
+        current = await self.schema_version()
         if current > latest:
             raise StoreError(
                 f"{self.path} has schema version {current}, newer than this ORA bot knows ({latest}). "

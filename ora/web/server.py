@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 
-import attrs
 from aiohttp import web
 
 from ora.config import Settings
+from ora.runtime import Runtime
 from ora.store import Store
 
 log = logging.getLogger(__name__)
@@ -26,17 +25,9 @@ SECURITY_HEADERS = {
 }
 
 
-@attrs.define
-class Readiness:
-    """What /healthz reports: set by the app as the gateway comes and goes."""
-
-    started_monotonic: float = attrs.field(factory=time.monotonic)
-    gateway_ready: bool = False
-
-
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
-READINESS = web.AppKey("readiness", Readiness)
+RUNTIME = web.AppKey("runtime", Runtime)
 
 RouteSetup = Callable[[web.Application], None]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -56,26 +47,26 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 
 async def healthz(request: web.Request) -> web.Response:
-    readiness = request.app[READINESS]
+    runtime = request.app[RUNTIME]
     database = await request.app[STORE].ping()
-    ready = readiness.gateway_ready and database
+    ready = runtime.gateway_ready and database
     body = {
-        "status": "ok" if ready else "starting" if not readiness.gateway_ready else "degraded",
-        "gateway": readiness.gateway_ready,
+        "status": "ok" if ready else "starting" if not runtime.gateway_ready else "degraded",
+        "gateway": runtime.gateway_ready,
         "database": database,
-        "uptime_seconds": round(time.monotonic() - readiness.started_monotonic, 3),
+        "uptime_seconds": round(runtime.uptime, 3),
     }
     return web.json_response(body, status=200 if ready else 503)
 
 
 def build_web_app(
-    settings: Settings, store: Store, readiness: Readiness, setups: Iterable[RouteSetup] = ()
+    settings: Settings, store: Store, runtime: Runtime, setups: Iterable[RouteSetup] = ()
 ) -> web.Application:
     """The aiohttp application; each `setup` adds one feature's routes (and its own app keys)."""
     app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
     app[SETTINGS] = settings
     app[STORE] = store
-    app[READINESS] = readiness
+    app[RUNTIME] = runtime
     app.router.add_get("/healthz", healthz)
     for setup in setups:
         setup(app)

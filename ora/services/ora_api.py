@@ -1,0 +1,115 @@
+"""Client for the ORA backend (`ORA_API_BASE_URL`): link codes and dataset ingestion."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+import attrs
+
+log = logging.getLogger(__name__)
+
+
+class OraApiError(Exception):
+    """ORA could not be used; `code` is stable (`unreachable`, `timeout`, `http_error`, `bad_response`)."""
+
+    def __init__(self, code: str, detail: str, *, status: int | None = None) -> None:
+        super().__init__(f"ORA API {code}: {detail}")
+        self.code = code
+        self.detail = detail
+        self.status = status
+
+
+@attrs.frozen
+class LinkCode:
+    code: str
+    expires_in: int | None
+    url: str | None
+
+
+def _server_message(body: Any) -> str:
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value[:300]
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return str(value["message"])[:300]
+    return ""
+
+
+class OraApiClient:
+    """One `aiohttp.ClientSession` to ORA, opened by `start()` and closed by `close()`."""
+
+    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self._timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:
+        return f"OraApiClient(base_url={self.base_url!r})"
+
+    async def start(self) -> None:
+        if self._session is None:
+            headers = {"User-Agent": "ORA-bot"}
+            if self._token:
+                headers["Authorization"] = f"Bearer {self._token}"
+            self._session = aiohttp.ClientSession(headers=headers, raise_for_status=False)
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("OraApiClient.start() was not called")
+        return self._session
+
+    async def _post_json(self, path: str, payload: dict[str, Any], timeout: float | None = None) -> Any:
+        url = f"{self.base_url}{path}"
+        try:
+            async with self.session.post(
+                url, json=payload, timeout=aiohttp.ClientTimeout(total=timeout or self._timeout)
+            ) as response:
+                try:
+                    body = await response.json(content_type=None)
+                except (ValueError, aiohttp.ContentTypeError):
+                    body = None
+                if response.status >= 400:
+                    message = _server_message(body) or response.reason or "error"
+                    raise OraApiError("http_error", f"HTTP {response.status}: {message}", status=response.status)
+                if body is None:
+                    raise OraApiError("bad_response", "the answer was not JSON")
+                return body
+        except TimeoutError as error:
+            raise OraApiError("timeout", f"no answer from {path} within {timeout or self._timeout:g} s") from error
+        except aiohttp.ClientConnectionError as error:
+            raise OraApiError("unreachable", f"cannot reach ORA ({type(error).__name__})") from error
+
+    async def link_init(self, discord_user_id: int) -> LinkCode:
+        """`POST /api/link/init` → the code ORA issues for this Discord user."""
+        body = await self._post_json("/api/link/init", {"discord_user_id": str(discord_user_id)})
+        code = body.get("code") if isinstance(body, dict) else None
+        if not isinstance(code, str) or not code:
+            raise OraApiError("bad_response", "no 'code' in the answer to /api/link/init")
+        expires_in = body.get("expires_in")
+        url = body.get("url")
+        return LinkCode(
+            code=code,
+            expires_in=expires_in if isinstance(expires_in, int) else None,
+            url=url if isinstance(url, str) and url.startswith(("http://", "https://")) else None,
+        )
+
+    async def probe(self, timeout: float) -> bool:
+        """Whether ORA answers HTTP at all (any status below 500) within `timeout`."""
+        try:
+            async with asyncio.timeout(timeout):
+                async with self.session.get(self.base_url + "/") as response:
+                    return response.status < 500
+        except (TimeoutError, aiohttp.ClientError):
+            return False

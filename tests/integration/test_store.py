@@ -1,0 +1,134 @@
+"""The Store against a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ora.store import LinkConflictError, NewDataset, Store, StoreError
+from ora.store.base import migrations
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> Store:
+    opened = await Store.open(tmp_path / "nested" / "folder" / "ora.db")
+    yield opened  # type: ignore[misc]
+    await opened.close()
+
+
+async def test_open_creates_parent_folders_wal_and_schema(store: Store) -> None:
+    assert store.path.exists()
+    assert await store.schema_version() == len(migrations())
+    with sqlite3.connect(store.path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"users", "login_states", "datasets", "chat_turns"} <= tables
+
+
+async def test_reopening_keeps_data_and_does_not_migrate_twice(tmp_path: Path) -> None:
+    path = tmp_path / "ora.db"
+    first = await Store.open(path)
+    await first.set_privacy_mode(1, "public")
+    await first.close()
+    second = await Store.open(path)
+    try:
+        assert await second.get_privacy_mode(1) == "public"
+    finally:
+        await second.close()
+
+
+async def test_newer_schema_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA user_version = 999")
+    with pytest.raises(StoreError, match="schema version 999, newer"):
+        await Store.open(path)
+
+
+async def test_not_a_database_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a usable SQLite database"):
+        await Store.open(path)
+
+
+async def test_login_state_is_consumed_once_and_only_its_hash_is_stored(store: Store) -> None:
+    state = "s3cret-state-value-with-128-bits-or-more"
+    await store.create_login_state(state, 42, ttl=900)
+    assert await store.peek_login_state(state) == 42
+    results = await asyncio.gather(*(store.consume_login_state(state) for _ in range(5)))
+    assert sorted(results, key=lambda value: value or 0) == [None, None, None, None, 42]
+    assert await store.peek_login_state(state) is None
+    with sqlite3.connect(store.path) as raw:
+        dump = "\n".join(raw.iterdump())
+    assert state not in dump
+
+
+async def test_expired_login_state_is_refused_and_purged(store: Store) -> None:
+    await store.create_login_state("old-state", 7, ttl=-1)
+    assert await store.consume_login_state("old-state") is None
+    assert await store.purge_expired() >= 1
+
+
+async def test_google_link_conflict_and_unlink(store: Store) -> None:
+    await store.upsert_google_sub(1, "sub-a", "a@example.com")
+    await store.upsert_google_sub(1, "sub-a", "a2@example.com")  # same user again: fine, email updated
+    user = await store.get_user(1)
+    assert user is not None and user.google_email == "a2@example.com"
+    with pytest.raises(LinkConflictError):
+        await store.upsert_google_sub(2, "sub-a", "b@example.com")
+    assert await store.unlink_google(1) is True
+    assert await store.unlink_google(1) is False
+    await store.upsert_google_sub(2, "sub-a", "b@example.com")
+    user2 = await store.get_user(2)
+    assert user2 is not None and user2.google_sub == "sub-a"
+
+
+async def test_privacy_mode_defaults_to_none_then_persists(store: Store) -> None:
+    assert await store.get_privacy_mode(5) is None
+    await store.set_privacy_mode(5, "public")
+    await store.set_privacy_mode(5, "private")
+    assert await store.get_privacy_mode(5) == "private"
+
+
+async def test_datasets_duplicate_by_hash_and_newest_first(store: Store) -> None:
+    def new(sha: str, guild: int | None = 9) -> NewDataset:
+        return NewDataset(
+            owner_id=1,
+            guild_id=guild,
+            name=sha,
+            original_filename=f"{sha}.csv",
+            size_bytes=3,
+            sha256=sha,
+            content_type="text/csv",
+            stored_path=f"ab/{sha}",
+        )
+
+    first = await store.add_dataset(new("a" * 64))
+    assert first is not None and first.remote_status == "local only"
+    assert await store.add_dataset(new("a" * 64)) is None
+    for index in range(12):
+        await store.add_dataset(new(f"{index:064d}"))
+    await store.add_dataset(new("f" * 64, guild=None))
+    listed = await store.list_datasets(1, 9)
+    assert len(listed) == 10
+    assert listed[0].sha256 == f"{11:064d}"
+    assert all(item.guild_id == 9 for item in listed)
+    await store.set_dataset_remote_status(first.id, "uploaded", "remote-1")
+    found = await store.find_dataset_by_hash(1, "a" * 64)
+    assert found is not None and (found.remote_status, found.remote_id) == ("uploaded", "remote-1")
+
+
+async def test_chat_memory_is_bounded_by_turns_and_characters(store: Store) -> None:
+    for index in range(8):
+        await store.add_chat_turn(1, 100, f"q{index}", "a" * 10, "model")
+    await store.add_chat_turn(1, 200, "other channel", "x", "model")
+    turns = await store.recent_chat_turns(1, 100, max_turns=5, max_chars=1000)
+    assert [turn.prompt for turn in turns] == ["q3", "q4", "q5", "q6", "q7"]
+    turns = await store.recent_chat_turns(1, 100, max_turns=5, max_chars=25)
+    assert [turn.prompt for turn in turns] == ["q6", "q7"]
+    assert await store.clear_chat_turns(1, 100) == 8
+    assert await store.recent_chat_turns(1, 200, max_turns=5, max_chars=1000) != []
