@@ -76,7 +76,7 @@ def track_in_flight(runtime: Runtime) -> lightbulb.ExecutionHook:
 async def handle_command_error(exc: lightbulb.exceptions.ExecutionPipelineFailedException, replies: Replies) -> bool:
     """Every failure reaches the user as a short ephemeral message and the log as a line with the cause."""
     ctx = exc.context
-    command = ctx.command_data.qualified_name
+    command = ctx.interaction.command_name
     user_error = next((cause for cause in exc.causes if isinstance(cause, UserFacingError)), None)
     try:
         if user_error is not None:
@@ -301,3 +301,6 @@ def main() -> int:
         return asyncio.run(run(settings))
     except KeyboardInterrupt:
         return 0
+    except Exception:
+        log.critical("the bot stopped on an unexpected error", exc_info=True)
+        return EXIT_FATAL

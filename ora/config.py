@@ -7,6 +7,8 @@ of a secret.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -187,8 +189,21 @@ def _positive_float(value: str) -> float:
 
 
 def _token(value: str) -> str:
+    """A bot token is `base64(bot user id).timestamp.hmac`; hikari reads the id from the first part."""
     if any(char.isspace() for char in value):
         raise ValueError("the token must not contain spaces or line breaks (copy it again from the portal)")
+    if value.lower().startswith("bot "):
+        raise ValueError("give the token alone, without the 'Bot ' prefix")
+    first = value.split(".", 1)[0]
+    try:
+        user_id = base64.b64decode(first + "=" * (-len(first) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError):
+        user_id = ""
+    if value.count(".") != 2 or not user_id.isdigit():
+        raise ValueError(
+            "this does not look like a bot token (three dot-separated parts); "
+            "copy it from the Bot page of the Discord developer portal"
+        )
     return value
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from ora.config import ConfigError, load_settings
 
-TOKEN = "MTA5.fake-token.abcdefghijklmnop"
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.AGVtdQ.fake-hmac-part-abcdefghijklmnop"
 BASE = {"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_APP_ID": "123456789012345678"}
 
 
@@ -67,6 +67,14 @@ def test_malformed_token_is_reported_without_its_value() -> None:
         load_settings({**BASE, "DISCORD_BOT_TOKEN": "secret part\nwith newline"})
     assert "DISCORD_BOT_TOKEN" in str(caught.value)
     assert "secret part" not in str(caught.value)
+
+
+@pytest.mark.parametrize("token", ["not-a-token-at-all", f"Bot {TOKEN}", "bm90LWRpZ2l0cw.AGVtdQ.rest"])
+def test_token_shape_is_checked_without_echoing_it(token: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**BASE, "DISCORD_BOT_TOKEN": token})
+    assert "DISCORD_BOT_TOKEN" in str(caught.value)
+    assert token not in str(caught.value)
 
 
 def test_secrets_are_not_in_the_repr() -> None:
