@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
+import sys
 from pathlib import Path
 
 import aiohttp
@@ -215,3 +216,21 @@ async def test_newer_database_schema_exits_1_clearly(
     process = await start_bot(wait=False)
     assert await process.wait_exit(timeout=15) == 1
     assert "newer than this ORA bot knows" in process.stdout
+
+
+async def test_docker_healthcheck_command_follows_healthz(bot: BotProcess, bot_env: dict[str, str]) -> None:
+    async def healthcheck(port: str) -> int:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "ora.healthcheck",
+            env={"WEB_PORT": port, "PATH": "/usr/bin:/bin"},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        async with asyncio.timeout(15):
+            return await process.wait()
+
+    assert await healthcheck(bot_env["WEB_PORT"]) == 0
+    await bot.stop()
+    assert await healthcheck(bot_env["WEB_PORT"]) == 1
