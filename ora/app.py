@@ -13,15 +13,18 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 
+import attrs
 import hikari
 import lightbulb
 from lightbulb.prefab import MissingRequiredPermission
 
+from ora.chat.limits import ChatLimiter
 from ora.config import ConfigError, Settings, load_settings
 from ora.i18n import Catalog
 from ora.logs import configure_logging
 from ora.replies import Replies, UserFacingError, new_error_id
 from ora.runtime import DependencyProbe, Runtime
+from ora.services.llm import LLMClient
 from ora.services.ora_api import OraApiClient
 from ora.store import Store, StoreError
 from ora.web.server import WebServer, build_web_app
@@ -32,6 +35,7 @@ gateway_log = logging.getLogger("ora.gateway")
 EXTENSIONS = (
     "ora.extensions.core",
     "ora.extensions.link",
+    "ora.extensions.chat",
 )
 INTENTS = hikari.Intents.GUILDS  # slash commands need no privileged intents; GUILDS gives the guild count
 SHUTDOWN_DRAIN_SECONDS = 3.0
@@ -125,7 +129,32 @@ def subscribe_gateway_logging(bot: hikari.GatewayBot, runtime: Runtime, client: 
     bot.subscribe(hikari.ShardResumedEvent, resumed)
 
 
-async def start_services(settings: Settings, services: Services, runtime: Runtime) -> OraApiClient | None:
+@attrs.frozen
+class Started:
+    """The outside services, started; `None` where not configured."""
+
+    llm: LLMClient
+    ora: OraApiClient | None
+
+
+async def start_services(settings: Settings, services: Services, runtime: Runtime) -> Started:
+    llm = LLMClient(
+        settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        model=settings.llm_model,
+        connect_timeout=settings.llm_connect_timeout,
+        read_timeout=settings.llm_read_timeout,
+        total_timeout=settings.llm_timeout,
+        probe_timeout=settings.health_probe_timeout,
+    )
+    await llm.start()
+    services.add("LLM client", llm.close)
+
+    async def llm_probe() -> bool:
+        return (await llm.probe()).ok
+
+    runtime.probes.append(DependencyProbe("health.llm", llm_probe))
+
     ora: OraApiClient | None = None
     if settings.ora_api_base_url:
         ora = OraApiClient(settings.ora_api_base_url, token=settings.ora_api_token, timeout=settings.ora_api_timeout)
@@ -135,7 +164,7 @@ async def start_services(settings: Settings, services: Services, runtime: Runtim
     runtime.probes.append(
         DependencyProbe("health.ora", (lambda: ora.probe(probe_timeout)) if ora is not None else None)
     )
-    return ora
+    return Started(llm=llm, ora=ora)
 
 
 async def run(settings: Settings) -> int:
@@ -157,7 +186,7 @@ async def run(settings: Settings) -> int:
         except StoreError as error:
             raise FatalError(str(error)) from error
         services.add("database", store.close)
-        ora = await start_services(settings, services, runtime)
+        started = await start_services(settings, services, runtime)
 
         bot = hikari.GatewayBot(
             settings.discord_token,
@@ -178,8 +207,12 @@ async def run(settings: Settings) -> int:
         registry.register_value(Catalog, catalog)
         registry.register_value(Runtime, runtime)
         registry.register_value(Replies, Replies(store, settings, catalog))
-        if ora is not None:
-            registry.register_value(OraApiClient, ora)
+        registry.register_value(LLMClient, started.llm)
+        registry.register_value(
+            ChatLimiter, ChatLimiter(max_total=settings.chat_max_concurrent, max_per_user=settings.chat_max_per_user)
+        )
+        if started.ora is not None:
+            registry.register_value(OraApiClient, started.ora)
         client.error_handler(handle_command_error)
         await client.load_extensions(*EXTENSIONS)
         subscribe_gateway_logging(bot, runtime, client)

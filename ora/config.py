@@ -23,6 +23,7 @@ PRIVACY_MODES: tuple[PrivacyMode, ...] = ("private", "public")
 
 DEFAULT_REST_URL = "https://discord.com/api/v10"
 DEFAULT_SYSTEM_PROMPT = "You are ORA, a helpful assistant in a Discord community. Answer concisely."
+MAX_ANSWER_SECONDS = 840
 MAX_SNOWFLAKE = (1 << 64) - 1
 SECRET_VARIABLES = ("DISCORD_BOT_TOKEN", "LLM_API_KEY", "GOOGLE_CLIENT_SECRET", "ORA_API_TOKEN")
 
@@ -62,7 +63,8 @@ class Settings:
     llm_api_key: str = attrs.field(default="lm-studio", repr=False)
     llm_model: str = "openai/gpt-oss-20b"
     llm_connect_timeout: float = 5.0
-    llm_timeout: float = 120.0
+    llm_read_timeout: float = 60.0
+    llm_timeout: float = 300.0
     llm_system_prompt: str = DEFAULT_SYSTEM_PROMPT
     chat_history_turns: int = 6
     chat_history_chars: int = 6000
@@ -188,6 +190,13 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _answer_timeout(value: str) -> float:
+    seconds = _positive_float(value)
+    if seconds > MAX_ANSWER_SECONDS:
+        raise ValueError(f"at most {MAX_ANSWER_SECONDS} seconds: Discord's interaction token expires after 15 minutes")
+    return seconds
+
+
 def _token(value: str) -> str:
     """A bot token is `base64(bot user id).timestamp.hmac`; hikari reads the id from the first part."""
     if any(char.isspace() for char in value):
@@ -207,9 +216,7 @@ def _token(value: str) -> str:
     return value
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, *, dotenv: Path | None = Path(".env")
-) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | None = Path(".env")) -> Settings:
     """Build `Settings` from `environ` (default: the process environment plus `.env`).
 
     Variables set in the environment win over the `.env` file. Raises `ConfigError` listing every problem.
@@ -244,7 +251,8 @@ def load_settings(
         "llm_api_key": read.raw("LLM_API_KEY") or "lm-studio",
         "llm_model": read.raw("LLM_MODEL") or "openai/gpt-oss-20b",
         "llm_connect_timeout": read.parse("LLM_CONNECT_TIMEOUT", _positive_float, 5.0),
-        "llm_timeout": read.parse("LLM_TIMEOUT", _positive_float, 120.0),
+        "llm_read_timeout": read.parse("LLM_READ_TIMEOUT", _positive_float, 60.0),
+        "llm_timeout": read.parse("LLM_TIMEOUT", _answer_timeout, 300.0),
         "llm_system_prompt": read.raw("LLM_SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
         "chat_history_turns": read.parse("CHAT_HISTORY_TURNS", _non_negative_int, 6),
         "chat_history_chars": read.parse("CHAT_HISTORY_CHARS", _non_negative_int, 6000),
@@ -262,9 +270,7 @@ def load_settings(
         "health_probe_timeout": read.parse("HEALTH_PROBE_TIMEOUT", _positive_float, 2.0),
     }
     if bool(values["google_client_id"]) != bool(values["google_client_secret"]):
-        read.problems.append(
-            "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET must be set together (one of them is missing)."
-        )
+        read.problems.append("GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET must be set together (one of them is missing).")
     if read.problems or token is None:
         raise ConfigError(read.problems)
     return Settings(discord_token=token, discord_app_id=app_id, **values)  # type: ignore[arg-type]

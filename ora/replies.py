@@ -87,6 +87,10 @@ class Replies:
             del self._awaiting_fill[next(iter(self._awaiting_fill))]
         return ephemeral
 
+    def answered(self, ctx: lightbulb.Context) -> None:
+        """Note that a command filled its deferred response itself (e.g. by editing the interaction)."""
+        self._awaiting_fill.pop(ctx.interaction.id, None)
+
     async def edit(self, ctx: lightbulb.Context, content: str, response_id: hikari.Snowflakeish | None = None) -> None:
         """Replace the text of a response (the initial or deferred one when `response_id` is None)."""
         if response_id is None:

@@ -1,0 +1,1 @@
+"""/chat building blocks free of Discord: concurrency limits, edit pacing, conversation assembly."""

@@ -1,0 +1,48 @@
+"""How many /chat answers may run at once: per user and overall. Over the limit, say "busy" at once.
+
+A queue would outlive Discord's 15-minute interaction token and hide the problem from the user, so a
+request that does not fit is refused immediately instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+Refusal = Literal["user_busy", "server_busy"]
+
+
+class ChatLimiter:
+    def __init__(self, *, max_total: int, max_per_user: int) -> None:
+        self.max_total = max_total
+        self.max_per_user = max_per_user
+        self._per_user: Counter[int] = Counter()
+        self._total = 0
+
+    @property
+    def running(self) -> int:
+        return self._total
+
+    def refusal(self, user_id: int) -> Refusal | None:
+        if self._per_user[user_id] >= self.max_per_user:
+            return "user_busy"
+        if self._total >= self.max_total:
+            return "server_busy"
+        return None
+
+    @contextmanager
+    def slot(self, user_id: int) -> Iterator[None]:
+        """Hold one slot for `user_id`; check `refusal()` first (single-threaded asyncio: no race between)."""
+        if self.refusal(user_id) is not None:
+            raise RuntimeError("no free chat slot; call refusal() first")
+        self._per_user[user_id] += 1
+        self._total += 1
+        try:
+            yield
+        finally:
+            self._total -= 1
+            self._per_user[user_id] -= 1
+            if self._per_user[user_id] <= 0:
+                del self._per_user[user_id]

@@ -1,0 +1,61 @@
+"""Strings of /chat."""
+
+EN = {
+    "commands.chat.name": "chat",
+    "commands.chat.description": "Ask the community's LLM (remembers your recent messages in this channel)",
+    "commands.chat.options.prompt.name": "prompt",
+    "commands.chat.options.prompt.description": "Your message to the model",
+    "commands.chat.options.model.name": "model",
+    "commands.chat.options.model.description": "Model to use (default: the bot's LLM_MODEL)",
+    "commands.chat.options.reset.name": "reset",
+    "commands.chat.options.reset.description": "Forget this channel's conversation before answering",
+    "chat.user_busy": "You already have an answer in progress. Please wait for it to finish.",
+    "chat.server_busy": "The bot is answering too many questions right now. Please try again in a minute.",
+    "chat.error.unreachable": "The LLM server cannot be reached. Is LM Studio (or your LLM server) running?",
+    "chat.error.timeout_connect": "The LLM server did not accept the connection within {seconds} s.",
+    "chat.error.timeout_read": "The LLM server stopped sending anything for {seconds} s.",
+    "chat.error.timeout_total": "The answer took longer than the {seconds} s limit.",
+    "chat.error.http_error": "The LLM server answered with an error: {detail}",
+    "chat.error.server_error": "The LLM server reported an error: {detail}",
+    "chat.error.bad_response": "The LLM server sent an unexpected response ({detail}).",
+    "chat.error.stream_cut": "the connection to the LLM server dropped",
+    "chat.error.empty_answer": "The model returned an empty answer.",
+    "chat.error.reasoning_only": "The model only produced reasoning and no answer. Please try again.",
+    "chat.error.length_exhausted": (
+        "The model reached its token limit before answering (its reasoning used it up). "
+        "Raise the model's max tokens / context length."
+    ),
+    "chat.error.llm_error": "The LLM request failed: {detail}",
+    "chat.note.cut": "⚠️ *The answer was cut off: {reason}*",
+    "chat.note.length": "⚠️ *The answer stopped at the model's token limit.*",
+}
+
+JA = {
+    "commands.chat.name": "chat",
+    "commands.chat.description": "コミュニティの LLM に質問します (このチャンネルでの最近の会話を覚えています)",
+    "commands.chat.options.prompt.name": "prompt",
+    "commands.chat.options.prompt.description": "モデルへのメッセージ",
+    "commands.chat.options.model.name": "model",
+    "commands.chat.options.model.description": "使用するモデル (既定: ボットの LLM_MODEL)",
+    "commands.chat.options.reset.name": "reset",
+    "commands.chat.options.reset.description": "回答の前にこのチャンネルの会話履歴を消去します",
+    "chat.user_busy": "回答を生成中です。完了するまでお待ちください。",
+    "chat.server_busy": "現在ボットへの質問が集中しています。1 分ほどしてからもう一度お試しください。",
+    "chat.error.unreachable": "LLM サーバーに接続できません。LM Studio (または LLM サーバー) は起動していますか?",
+    "chat.error.timeout_connect": "LLM サーバーが {seconds} 秒以内に接続を受け付けませんでした。",
+    "chat.error.timeout_read": "LLM サーバーからの応答が {seconds} 秒間途絶えました。",
+    "chat.error.timeout_total": "回答が制限時間の {seconds} 秒を超えました。",
+    "chat.error.http_error": "LLM サーバーがエラーを返しました: {detail}",
+    "chat.error.server_error": "LLM サーバーがエラーを報告しました: {detail}",
+    "chat.error.bad_response": "LLM サーバーから想定外の応答がありました ({detail})。",
+    "chat.error.stream_cut": "LLM サーバーとの接続が切れました",
+    "chat.error.empty_answer": "モデルの回答が空でした。",
+    "chat.error.reasoning_only": "モデルは推論のみを出力し、回答しませんでした。もう一度お試しください。",
+    "chat.error.length_exhausted": (
+        "モデルが回答する前にトークン上限に達しました (推論で使い切りました)。"
+        "モデルの最大トークン数 / コンテキスト長を増やしてください。"
+    ),
+    "chat.error.llm_error": "LLM へのリクエストに失敗しました: {detail}",
+    "chat.note.cut": "⚠️ *回答が途中で切れました: {reason}*",
+    "chat.note.length": "⚠️ *モデルのトークン上限で回答が止まりました。*",
+}
