@@ -7,7 +7,9 @@ returns a fresh ``dict`` so callers may mutate it. Checked against hikari 2.6's 
 
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
 import itertools
 import time
 from collections.abc import Mapping, Sequence
@@ -27,6 +29,7 @@ __all__ = [
     "guild_create",
     "interaction_member",
     "iso",
+    "make_token",
     "member",
     "message",
     "own_user",
@@ -57,6 +60,14 @@ class SnowflakeFactory:
         value = (ms << 22) | (1 << 17) | (next(self._counter) & 0xFFF)
         self._last = value = max(value, self._last + 1)
         return value
+
+
+def make_token(user_id: int, secret: str = "ora-emulator") -> str:
+    """A bot token shaped like Discord's: ``base64(user id).base64(timestamp).hmac`` (hikari parses the id)."""
+    head = base64.urlsafe_b64encode(str(user_id).encode()).decode().rstrip("=")
+    stamp = base64.urlsafe_b64encode(b"\x00emu").decode().rstrip("=")
+    tail = base64.urlsafe_b64encode(hashlib.sha256(f"{secret}:{user_id}".encode()).digest()).decode()[:38]
+    return f"{head}.{stamp}.{tail}"
 
 
 def error_body(code: int, message: str, errors: Mapping[str, Any] | None = None) -> JSON:
