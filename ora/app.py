@@ -24,6 +24,7 @@ from ora.i18n import Catalog
 from ora.logs import configure_logging
 from ora.replies import Replies, UserFacingError, new_error_id
 from ora.runtime import DependencyProbe, Runtime
+from ora.services.datasets import DatasetService
 from ora.services.llm import LLMClient
 from ora.services.ora_api import OraApiClient
 from ora.store import Store, StoreError
@@ -36,6 +37,7 @@ EXTENSIONS = (
     "ora.extensions.core",
     "ora.extensions.link",
     "ora.extensions.chat",
+    "ora.extensions.datasets",
 )
 INTENTS = hikari.Intents.GUILDS  # slash commands need no privileged intents; GUILDS gives the guild count
 SHUTDOWN_DRAIN_SECONDS = 3.0
@@ -213,6 +215,17 @@ async def run(settings: Settings) -> int:
         )
         if started.ora is not None:
             registry.register_value(OraApiClient, started.ora)
+        datasets = DatasetService(
+            store,
+            settings.dataset_dir,
+            settings.dataset_max_bytes,
+            started.ora,
+            download_timeout=settings.dataset_download_timeout,
+            upload_attempts=settings.ora_upload_attempts,
+        )
+        await datasets.start()
+        services.add("dataset service", datasets.close)  # closed before the ORA client and the database
+        registry.register_value(DatasetService, datasets)
         client.error_handler(handle_command_error)
         await client.load_extensions(*EXTENSIONS)
         subscribe_gateway_logging(bot, runtime, client)

@@ -79,6 +79,7 @@ class Settings:
     login_state_ttl: int = 900
     dataset_dir: Path = Path("datasets")
     dataset_max_bytes: int = 25 * 1024 * 1024
+    dataset_download_timeout: float = 120.0
     health_probe_timeout: float = 2.0
 
     @property
@@ -267,6 +268,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         "login_state_ttl": read.parse("LOGIN_STATE_TTL", _positive_int, 900),
         "dataset_dir": Path(dataset_dir_raw) if dataset_dir_raw else db_path.parent / "datasets",
         "dataset_max_bytes": read.parse("DATASET_MAX_BYTES", _positive_int, 25 * 1024 * 1024),
+        "dataset_download_timeout": read.parse("DATASET_DOWNLOAD_TIMEOUT", _positive_float, 120.0),
         "health_probe_timeout": read.parse("HEALTH_PROBE_TIMEOUT", _positive_float, 2.0),
     }
     if bool(values["google_client_id"]) != bool(values["google_client_secret"]):

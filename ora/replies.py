@@ -41,9 +41,10 @@ class Replies:
         self._store = store
         self._settings = settings
         self.catalog = catalog
-        # Interactions acknowledged with a defer whose "thinking…" message has not been replaced yet.
-        # Bounded: an entry outlives its interaction only if a command never answers at all.
-        self._awaiting_fill: dict[int, None] = {}
+        # Interactions acknowledged with a defer whose "thinking…" message has not been replaced yet,
+        # with whether that defer was ephemeral. Bounded: an entry outlives its interaction only if a
+        # command never answers at all.
+        self._awaiting_fill: dict[int, bool] = {}
 
     async def is_private(self, user_id: int) -> bool:
         """The user's `/privacy` choice, else PRIVACY_DEFAULT. A database problem errs on the private side."""
@@ -64,7 +65,7 @@ class Replies:
 
         `ephemeral=None` means: by the user's privacy mode.
         """
-        if self._awaiting_fill.pop(ctx.interaction.id, 0) is None:
+        if self._awaiting_fill.pop(ctx.interaction.id, None) is not None:
             # The first answer after a defer replaces the "thinking…" message (keeping its visibility).
             await ctx.interaction.edit_initial_response(content, **NO_MENTIONS, **kwargs)
             return ctx.interaction.id
@@ -82,7 +83,7 @@ class Replies:
         if ephemeral is None:
             ephemeral = await self.is_private(ctx.user.id)
         await ctx.defer(ephemeral=ephemeral)
-        self._awaiting_fill[ctx.interaction.id] = None
+        self._awaiting_fill[ctx.interaction.id] = ephemeral
         while len(self._awaiting_fill) > 10_000:
             del self._awaiting_fill[next(iter(self._awaiting_fill))]
         return ephemeral
@@ -94,11 +95,23 @@ class Replies:
     async def edit(self, ctx: lightbulb.Context, content: str, response_id: hikari.Snowflakeish | None = None) -> None:
         """Replace the text of a response (the initial or deferred one when `response_id` is None)."""
         if response_id is None:
-            self._awaiting_fill.pop(ctx.interaction.id, 0)
+            self._awaiting_fill.pop(ctx.interaction.id, None)
             await ctx.interaction.edit_initial_response(content, **NO_MENTIONS)
         else:
             await ctx.edit_response(response_id, content, **NO_MENTIONS)
 
     async def fail(self, ctx: lightbulb.Context, key: str, /, **values: object) -> None:
-        """A short ephemeral failure message (a follow-up when the interaction was already answered)."""
-        await self.send(ctx, self.text(ctx, key, **values), ephemeral=True)
+        """A short failure message that only the user sees, whatever was sent before."""
+        await self.send_private(ctx, self.text(ctx, key, **values))
+
+    async def send_private(self, ctx: lightbulb.Context, content: str) -> None:
+        """Send `content` ephemerally, even after a public defer.
+
+        A public "thinking…" message cannot become private: it is deleted and the text follows up privately.
+        """
+        if self._awaiting_fill.get(ctx.interaction.id) is False:
+            del self._awaiting_fill[ctx.interaction.id]
+            await ctx.interaction.delete_initial_response()
+            await ctx.interaction.execute(content, flags=hikari.MessageFlag.EPHEMERAL, **NO_MENTIONS)
+            return
+        await self.send(ctx, content, ephemeral=True)

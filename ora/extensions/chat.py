@@ -130,7 +130,7 @@ class Chat(lightbulb.SlashCommand, name="commands.chat.name", description="comma
                     else:
                         done = event
         except LLMError as error:
-            await self._fail(ctx, replies, pacer, error, ephemeral=ephemeral)
+            await self._fail(ctx, replies, pacer, error)
             return
         except BaseException:
             await pacer.cancel()
@@ -150,8 +150,6 @@ class Chat(lightbulb.SlashCommand, name="commands.chat.name", description="comma
         replies: Replies,
         pacer: EditPacer,
         error: LLMError,
-        *,
-        ephemeral: bool,
     ) -> None:
         log.warning("/chat for user %s failed: %s (%s)", ctx.user.id, error.code, error.detail)
         message = error_text(replies, ctx, error)
@@ -162,10 +160,4 @@ class Chat(lightbulb.SlashCommand, name="commands.chat.name", description="comma
             replies.answered(ctx)
             return
         await pacer.cancel()
-        if ephemeral:
-            await replies.edit(ctx, message)
-        else:
-            # A public "thinking…" message cannot become private: remove it and tell the user privately.
-            replies.answered(ctx)
-            await ctx.interaction.delete_initial_response()
-            await ctx.interaction.execute(message, flags=hikari.MessageFlag.EPHEMERAL, **NO_MENTIONS)
+        await replies.send_private(ctx, message)

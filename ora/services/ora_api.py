@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import attrs
 
 log = logging.getLogger(__name__)
+
+
+#: Slowest upload rate still considered healthy: an ingest attempt may take `timeout + size / rate` seconds.
+MIN_UPLOAD_BYTES_PER_SECOND = 1024 * 1024
 
 
 class OraApiError(Exception):
@@ -21,12 +26,40 @@ class OraApiError(Exception):
         self.detail = detail
         self.status = status
 
+    @property
+    def retryable(self) -> bool:
+        """Worth another attempt: ORA was unreachable, too slow, overloaded (429) or failing (5xx)."""
+        if self.code in ("unreachable", "timeout"):
+            return True
+        return self.code == "http_error" and self.status is not None and (self.status >= 500 or self.status == 429)
+
 
 @attrs.frozen
 class LinkCode:
     code: str
     expires_in: int | None
     url: str | None
+
+
+@attrs.frozen
+class DatasetUpload:
+    """A stored dataset file and the metadata sent with it to `POST /api/datasets/ingest`."""
+
+    path: Path
+    filename: str
+    name: str
+    sha256: str
+    size: int
+    discord_user_id: int
+    guild_id: int | None
+    content_type: str | None = None
+
+
+@attrs.frozen
+class IngestResult:
+    """ORA accepted the file; `remote_id` is its id there (None when ORA did not say)."""
+
+    remote_id: str | None
 
 
 def _server_message(body: Any) -> str:
@@ -104,6 +137,46 @@ class OraApiClient:
             expires_in=expires_in if isinstance(expires_in, int) else None,
             url=url if isinstance(url, str) and url.startswith(("http://", "https://")) else None,
         )
+
+    async def ingest_dataset(self, upload: DatasetUpload) -> IngestResult:
+        """`POST /api/datasets/ingest`: one attempt, the file streamed from disk as multipart/form-data.
+
+        Fields: `file` (the bytes, with the sanitized file name), `name`, `sha256`, `size`, `discord_user_id`,
+        `guild_id` ("" outside a guild). The attempt may take `timeout + size / MIN_UPLOAD_BYTES_PER_SECOND`
+        seconds. Raises `OraApiError`; `error.retryable` tells whether another attempt makes sense.
+        """
+        path = "/api/datasets/ingest"
+        limit = self._timeout + upload.size / MIN_UPLOAD_BYTES_PER_SECOND
+        file = await asyncio.to_thread(upload.path.open, "rb")
+        try:
+            form = aiohttp.FormData()
+            form.add_field(
+                "file", file, filename=upload.filename, content_type=upload.content_type or "application/octet-stream"
+            )
+            form.add_field("name", upload.name)
+            form.add_field("sha256", upload.sha256)
+            form.add_field("size", str(upload.size))
+            form.add_field("discord_user_id", str(upload.discord_user_id))
+            form.add_field("guild_id", "" if upload.guild_id is None else str(upload.guild_id))
+            timeout = aiohttp.ClientTimeout(total=limit, sock_connect=self._timeout)
+            async with self.session.post(f"{self.base_url}{path}", data=form, timeout=timeout) as response:
+                try:
+                    body = await response.json(content_type=None)
+                except (ValueError, aiohttp.ContentTypeError):
+                    body = None
+                if response.status >= 400:
+                    message = _server_message(body) or response.reason or "error"
+                    raise OraApiError("http_error", f"HTTP {response.status}: {message}", status=response.status)
+        except TimeoutError as error:
+            raise OraApiError("timeout", f"no answer from {path} within {limit:.1f} s") from error
+        except aiohttp.ClientError as error:  # refused, reset mid-upload, broken answer: all transient
+            raise OraApiError("unreachable", f"cannot reach ORA ({type(error).__name__})") from error
+        finally:
+            file.close()
+        remote_id = body.get("id", body.get("dataset_id")) if isinstance(body, dict) else None
+        if isinstance(remote_id, int) and not isinstance(remote_id, bool):
+            remote_id = str(remote_id)
+        return IngestResult(remote_id=remote_id[:200] if isinstance(remote_id, str) and remote_id else None)
 
     async def probe(self, timeout: float) -> bool:
         """Whether ORA answers HTTP at all (any status below 500) within `timeout`."""

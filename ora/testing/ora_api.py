@@ -1,31 +1,90 @@
-"""A local ORA backend for tests: `/api/link/init` and `/api/datasets/ingest`, with fault switches."""
+"""A local ORA backend for tests: `/api/link/init` and `/api/datasets/ingest`, with fault switches.
+
+Ingestion reads the multipart upload as a stream (never whole in memory), computes the SHA-256 and size of
+the bytes it actually received and records them with the declared fields in `ingests`, so a test can tell
+what ORA got from what the bot claimed.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 from typing import Any, Self
+from urllib.parse import unquote
 
 import attrs
-from aiohttp import web
+from aiohttp import BodyPartReader, web
+
+_CHUNK = 64 * 1024
+
+
+@attrs.frozen
+class IngestRecord:
+    """One complete `POST /api/datasets/ingest` as ORA saw it (also the failed and slow ones)."""
+
+    fields: dict[str, str]
+    filename: str | None
+    content_type: str | None
+    size: int
+    sha256: str
+    status: int
+    remote_id: str | None
+
+    @property
+    def name(self) -> str | None:
+        return self.fields.get("name")
 
 
 @attrs.define
 class FakeOraApi:
-    """aiohttp server on 127.0.0.1; `fault` is None, `"http500"`, `"slow"` or `"bad_json"`."""
+    """aiohttp server on 127.0.0.1; `fault` is None, `"http500"`, `"slow"` or `"bad_json"` (every route).
+
+    For ingestion only: the next `ingest_failures` requests are answered with `ingest_failure_status` (then
+    ORA recovers), and `ingest_delay` seconds pass before each answer (after the body was read).
+    """
 
     token: str | None = None
     fault: str | None = None
     slow_seconds: float = 30.0
+    ingest_failures: int = 0
+    ingest_failure_status: int = 500
+    ingest_delay: float = 0.0
     link_requests: list[dict[str, Any]] = attrs.field(factory=list)
     issued_codes: list[str] = attrs.field(factory=list)
+    ingests: list[IngestRecord] = attrs.field(factory=list)
+    #: ingest requests whose body was read completely (counted before any delay or fault).
+    ingest_attempts: int = 0
     _runner: web.AppRunner | None = None
     base_url: str = ""
+    _ingest_signal: asyncio.Condition | None = None
+
+    @property
+    def accepted_ingests(self) -> list[IngestRecord]:
+        """The ingests ORA answered with success."""
+        return [record for record in self.ingests if record.status < 400]
+
+    async def wait_ingest_attempts(self, count: int, timeout: float = 10.0) -> None:
+        """Wait (bounded) until at least `count` ingest bodies were received."""
+        signal = self._signal()
+        async with asyncio.timeout(timeout), signal:
+            await signal.wait_for(lambda: self.ingest_attempts >= count)
+
+    def _signal(self) -> asyncio.Condition:
+        if self._ingest_signal is None:
+            self._ingest_signal = asyncio.Condition()
+        return self._ingest_signal
+
+    async def _notify_ingest(self) -> None:
+        signal = self._signal()
+        async with signal:
+            signal.notify_all()
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/", self._root)
         app.router.add_post("/api/link/init", self._link_init)
+        app.router.add_post("/api/datasets/ingest", self._ingest)
         self.setup_routes(app)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -34,7 +93,7 @@ class FakeOraApi:
         self.base_url = f"http://{host}:{port}"
 
     def setup_routes(self, app: web.Application) -> None:
-        """Hook for more routes (dataset ingestion)."""
+        """Hook for subclasses that serve more routes."""
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -74,3 +133,60 @@ class FakeOraApi:
         code = f"ORA-{secrets.token_hex(3).upper()}"
         self.issued_codes.append(code)
         return web.json_response({"code": code, "expires_in": 600})
+
+    async def _ingest(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"message": "unauthorized"}, status=401)
+        try:
+            received = await self._read_upload(request)
+        except (ValueError, TypeError) as error:
+            return web.json_response({"message": f"bad upload: {error}"}, status=400)
+        fields, filename, content_type, size, sha256 = received
+        self.ingest_attempts += 1
+        await self._notify_ingest()
+        if self.ingest_delay:
+            await asyncio.sleep(self.ingest_delay)
+        status, remote_id, response = self._ingest_answer(fields, size, sha256)
+        if response is None:
+            response = await self._apply_fault()
+            if response is not None:
+                status, remote_id = response.status, None
+        self.ingests.append(IngestRecord(fields, filename, content_type, size, sha256, status, remote_id))
+        if response is not None:
+            return response
+        return web.json_response({"id": remote_id, "sha256": sha256, "size": size}, status=201)
+
+    def _ingest_answer(
+        self, fields: dict[str, str], size: int, sha256: str
+    ) -> tuple[int, str | None, web.Response | None]:
+        if self.ingest_failures > 0:
+            self.ingest_failures -= 1
+            message = {"error": {"message": f"injected failure (fake ORA, HTTP {self.ingest_failure_status})"}}
+            return self.ingest_failure_status, None, web.json_response(message, status=self.ingest_failure_status)
+        if fields.get("sha256") != sha256 or fields.get("size") != str(size):
+            mismatch = {"message": "sha256/size do not match the received bytes"}
+            return 422, None, web.json_response(mismatch, status=422)
+        return 201, f"ds_{secrets.token_hex(6)}", None
+
+    async def _read_upload(self, request: web.Request) -> tuple[dict[str, str], str | None, str | None, int, str]:
+        reader = await request.multipart()
+        fields: dict[str, str] = {}
+        filename: str | None = None
+        content_type: str | None = None
+        size = -1
+        digest = hashlib.sha256()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise TypeError("nested multipart")
+            if part.name == "file":
+                filename = unquote(part.filename) if part.filename is not None else None
+                content_type = part.headers.get("Content-Type")
+                size = 0
+                while chunk := await part.read_chunk(_CHUNK):
+                    size += len(chunk)
+                    digest.update(chunk)
+            elif part.name:
+                fields[part.name] = await part.text()
+        if size < 0:
+            raise ValueError("no 'file' part")
+        return fields, filename, content_type, size, digest.hexdigest()

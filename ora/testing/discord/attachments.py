@@ -19,6 +19,7 @@ import random
 import time
 from collections.abc import Iterator
 from typing import Any, Literal
+from urllib.parse import quote
 
 import attrs
 from aiohttp import web
@@ -105,7 +106,8 @@ class AttachmentStore:
 
     def object(self, item: StoredAttachment, base_url: str) -> JSON:
         """The Discord attachment object, with freshly signed ``url`` and ``proxy_url``."""
-        path = f"attachments/{item.channel_id}/{item.id}/{item.filename}"
+        # Percent-encoded like Discord's CDN, so names with '/', '?', '#', NUL or newlines still resolve.
+        path = f"attachments/{item.channel_id}/{item.id}/{quote(item.filename, safe='')}"
         query = self._query(item)
         payload: JSON = {
             "id": str(item.id),
