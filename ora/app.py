@@ -26,8 +26,10 @@ from ora.replies import Replies, UserFacingError, new_error_id
 from ora.runtime import DependencyProbe, Runtime
 from ora.services.datasets import DatasetService
 from ora.services.llm import LLMClient
+from ora.services.oidc import OIDCClient
 from ora.services.ora_api import OraApiClient
 from ora.store import Store, StoreError
+from ora.web.auth import auth_routes
 from ora.web.server import WebServer, build_web_app
 
 log = logging.getLogger("ora")
@@ -38,6 +40,7 @@ EXTENSIONS = (
     "ora.extensions.link",
     "ora.extensions.chat",
     "ora.extensions.datasets",
+    "ora.extensions.account",
 )
 INTENTS = hikari.Intents.GUILDS  # slash commands need no privileged intents; GUILDS gives the guild count
 SHUTDOWN_DRAIN_SECONDS = 3.0
@@ -137,6 +140,7 @@ class Started:
 
     llm: LLMClient
     ora: OraApiClient | None
+    oidc: OIDCClient | None
 
 
 async def start_services(settings: Settings, services: Services, runtime: Runtime) -> Started:
@@ -166,7 +170,16 @@ async def start_services(settings: Settings, services: Services, runtime: Runtim
     runtime.probes.append(
         DependencyProbe("health.ora", (lambda: ora.probe(probe_timeout)) if ora is not None else None)
     )
-    return Started(llm=llm, ora=ora)
+
+    oidc: OIDCClient | None = None
+    if settings.google_client_id and settings.google_client_secret:
+        oidc = OIDCClient(settings.google_issuer, settings.google_client_id, settings.google_client_secret)
+        await oidc.start()
+        services.add("OpenID Connect client", oidc.close)
+    runtime.probes.append(
+        DependencyProbe("health.google", (lambda: oidc.probe(probe_timeout)) if oidc is not None else None)
+    )
+    return Started(llm=llm, ora=ora, oidc=oidc)
 
 
 async def run(settings: Settings) -> int:
@@ -230,7 +243,8 @@ async def run(settings: Settings) -> int:
         await client.load_extensions(*EXTENSIONS)
         subscribe_gateway_logging(bot, runtime, client)
 
-        web = WebServer(build_web_app(settings, store, runtime), settings.web_host, settings.web_port)
+        web_app = build_web_app(settings, store, runtime, [auth_routes(started.oidc, catalog)])
+        web = WebServer(web_app, settings.web_host, settings.web_port)
         try:
             await web.start()
         except OSError as error:

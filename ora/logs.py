@@ -60,7 +60,9 @@ def configure_logging(level: int, secrets: Iterable[str] = ()) -> RedactingForma
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
-    # aiohttp's access log would print every /healthz probe; keep it for DEBUG only.
-    logging.getLogger("aiohttp.access").setLevel(level if level <= logging.DEBUG else logging.WARNING)
+    # The web access log would print every /healthz probe; keep it for DEBUG only.
+    access_level = level if level <= logging.DEBUG else logging.WARNING
+    for name in ("aiohttp.access", "ora.web.access"):
+        logging.getLogger(name).setLevel(access_level)
     logging.captureWarnings(True)
     return formatter

@@ -19,7 +19,7 @@ STYLE = """
 :root { color-scheme: light dark; }
 body { font-family: system-ui, -apple-system, "Segoe UI", "Hiragino Sans", "Noto Sans JP", sans-serif;
        line-height: 1.6; margin: 0; padding: 2rem 1rem; }
-main { max-width: 40rem; margin: 0 auto; }
+main, footer { max-width: 40rem; margin: 0 auto; }
 h1 { font-size: 1.5rem; line-height: 1.3; }
 .site { font-size: 0.9rem; margin: 0 0 1rem; opacity: 0.8; }
 .warning { border-left: 0.3rem solid #b45309; padding: 0.5rem 0.75rem; background: rgba(180, 83, 9, 0.08); }
@@ -62,6 +62,8 @@ def document(catalog: Catalog, language: str, title: str, body: str) -> str:
         f'<html lang="{escape(language)}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="referrer" content="no-referrer">\n'
+        # An empty inline icon: browsers would otherwise request /favicon.ico (a 404) on every page.
+        '<link rel="icon" href="data:,">\n'
         f"<title>{escape(title)} · {site}</title>\n<style>\n{STYLE}\n</style>\n</head>\n<body>\n"
         f'<main>\n<p class="site">{site}</p>\n<h1>{escape(title)}</h1>\n{body}\n</main>\n'
         f"<footer><p>{footer}</p></footer>\n</body>\n</html>\n"
@@ -111,7 +113,7 @@ def confirm_page(
     discord_user_id: int,
     csrf_token: str,
 ) -> Page:
-    """"Link Google account X to Discord user Y?" with a CSRF-protected form (confirm or cancel)."""
+    """ "Link Google account X to Discord user Y?" with a CSRF-protected form (confirm or cancel)."""
 
     def t(key: str, **values: str) -> str:
         return catalog.t(language, key, **values)

@@ -6,12 +6,14 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from ora.config import Settings
 from ora.runtime import Runtime
 from ora.store import Store
 
 log = logging.getLogger(__name__)
+ACCESS_LOGGER = "ora.web.access"
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -73,11 +75,24 @@ def build_web_app(
     return app
 
 
+class PathOnlyAccessLogger(AbstractAccessLogger):
+    """Access log without query strings: /auth/* URLs carry one-time secrets (login states, OAuth codes)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info('%s "%s %s" %s %.3fs', request.remote, request.method, request.path, response.status, time)
+
+
 class WebServer:
     """Runs an aiohttp application on host:port inside the bot's event loop."""
 
     def __init__(self, app: web.Application, host: str, port: int) -> None:
-        self._runner = web.AppRunner(app, access_log=log.getChild("access"), handle_signals=False, shutdown_timeout=2.0)
+        self._runner = web.AppRunner(
+            app,
+            access_log=logging.getLogger(ACCESS_LOGGER),
+            access_log_class=PathOnlyAccessLogger,
+            handle_signals=False,
+            shutdown_timeout=2.0,
+        )
         self._host = host
         self._port = port
         self.bound_port: int | None = None

@@ -1,0 +1,379 @@
+"""OpenID Connect client (authorization code flow with PKCE) for linking a Google account.
+
+Discovery (`{issuer}/.well-known/openid-configuration`) and the issuer's JWKS are fetched lazily and
+cached, so a provider that is down when the bot starts does not stop the bot. ID tokens are verified with
+joserfc: signature against the JWKS (asymmetric algorithms only), then `iss`, `aud`/`azp`, `exp`, `iat`,
+`nonce` and `sub`.
+
+Every failure is an `OIDCError` with a stable `code`; messages never contain the client secret, the
+authorization code, the PKCE verifier or a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import quote
+
+import aiohttp
+import attrs
+import yarl
+from joserfc import jws, jwt
+from joserfc.errors import (
+    BadSignatureError,
+    ClaimError,
+    ExpiredTokenError,
+    InvalidKeyIdError,
+    JoseError,
+)
+from joserfc.jwk import Key, KeyParameters, KeySet
+
+log = logging.getLogger(__name__)
+
+OIDCErrorCode = Literal[
+    "unavailable",  # network error, timeout or 5xx while fetching discovery / JWKS
+    "bad_discovery",  # discovery document or JWKS malformed, or issuer mismatch
+    "token_endpoint",  # the token endpoint refused or failed the exchange
+    "bad_token",  # ID token malformed, unsupported algorithm, missing claims
+    "bad_signature",  # signature does not verify against the issuer's keys
+    "wrong_issuer",
+    "wrong_audience",
+    "expired",
+    "wrong_nonce",
+]
+
+#: Asymmetric algorithms only: `none` and HMAC (keyed with the client secret) are never accepted.
+ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+SCOPE = "openid email"
+CLOCK_LEEWAY = 60
+MAX_RESPONSE_BYTES = 1024 * 1024
+DISCOVERY_TTL = 24 * 3600.0
+JWKS_TTL = 3600.0
+JWKS_REFRESH_INTERVAL = 30.0
+_CLAIM_ERROR_CODES: dict[str, OIDCErrorCode] = {"iss": "wrong_issuer", "aud": "wrong_audience", "nonce": "wrong_nonce"}
+# Google documents both spellings of its issuer in ID tokens.
+_ISSUER_ALIASES = {"https://accounts.google.com": ("https://accounts.google.com", "accounts.google.com")}
+
+
+class OIDCError(Exception):
+    """The login could not be completed; `code` is stable (for pages and tests), the message is for logs."""
+
+    def __init__(self, code: OIDCErrorCode, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code: OIDCErrorCode = code
+
+
+@attrs.frozen
+class ProviderMetadata:
+    """The parts of the discovery document this client uses."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    token_auth_methods: tuple[str, ...] = ("client_secret_basic",)
+    signing_algorithms: tuple[str, ...] = ("RS256",)
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any], expected_issuer: str) -> ProviderMetadata:
+        issuer = document.get("issuer")
+        if not isinstance(issuer, str) or issuer.rstrip("/") != expected_issuer.rstrip("/"):
+            raise OIDCError("bad_discovery", "the discovery document names another issuer")
+        endpoints: dict[str, str] = {}
+        for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+            value = document.get(name)
+            if not isinstance(value, str) or yarl.URL(value).scheme not in ("http", "https"):
+                raise OIDCError("bad_discovery", f"the discovery document has no usable {name}")
+            endpoints[name] = value
+        return cls(
+            issuer=issuer,
+            token_auth_methods=_strings(document.get("token_endpoint_auth_methods_supported"))
+            or ("client_secret_basic",),
+            signing_algorithms=_strings(document.get("id_token_signing_alg_values_supported")) or ("RS256",),
+            **endpoints,
+        )
+
+
+@attrs.frozen
+class Identity:
+    """A verified ID token's subject."""
+
+    sub: str
+    email: str | None
+    email_verified: bool
+
+
+@attrs.frozen
+class PKCE:
+    """RFC 7636 verifier (kept server-side) and its S256 challenge (sent to the provider)."""
+
+    verifier: str
+    challenge: str
+
+    @classmethod
+    def generate(cls) -> PKCE:
+        verifier = secrets.token_urlsafe(48)  # 64 characters, 384 bits
+        return cls(verifier=verifier, challenge=pkce_challenge(verifier))
+
+
+def pkce_challenge(verifier: str) -> str:
+    """S256: BASE64URL(SHA256(ASCII(verifier))) without padding."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def new_secret() -> str:
+    """A URL-safe one-time secret of 256 random bits (login states, OAuth state, nonce, cookies, CSRF)."""
+    return secrets.token_urlsafe(32)
+
+
+def basic_auth_header(client_id: str, client_secret: str) -> str:
+    """RFC 6749 §2.3.1: id and secret are form-urlencoded before Base64 (aiohttp.BasicAuth does not)."""
+    raw = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}"
+    return "Basic " + base64.b64encode(raw.encode()).decode("ascii")
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if isinstance(value, list):
+        return tuple(item for item in value if isinstance(item, str))
+    return ()
+
+
+class OIDCClient:
+    """One issuer, one client registration, one `aiohttp.ClientSession`."""
+
+    def __init__(self, issuer: str, client_id: str, client_secret: str, *, timeout: float = 10.0) -> None:
+        self.issuer = issuer.rstrip("/")
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self._timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+        self._metadata: ProviderMetadata | None = None
+        self._metadata_at = 0.0
+        self._keys: KeySet | None = None
+        self._keys_at = 0.0
+        self._discovery_lock = asyncio.Lock()
+        self._keys_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"OIDCClient(issuer={self.issuer!r}, client_id={self.client_id!r})"
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout), headers={"Accept": "application/json"}
+            )
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def __aenter__(self) -> OIDCClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("OIDCClient.start() has not been called")
+        return self._session
+
+    async def probe(self, timeout: float = 2.0) -> bool:
+        """Whether the discovery document can be fetched now (bounded by `timeout`); refreshes the cache."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self.metadata(refresh=True)
+        except (OIDCError, TimeoutError, RuntimeError):
+            return False
+        return True
+
+    async def metadata(self, *, refresh: bool = False) -> ProviderMetadata:
+        """The provider's endpoints, from the cached discovery document (fetched on first use)."""
+        async with self._discovery_lock:
+            fresh = self._metadata is not None and time.monotonic() - self._metadata_at < DISCOVERY_TTL
+            if self._metadata is None or refresh or not fresh:
+                document = await self._get_json(self.discovery_url, "discovery document")
+                self._metadata = ProviderMetadata.from_document(document, self.issuer)
+                self._metadata_at = time.monotonic()
+            return self._metadata
+
+    async def authorization_url(self, *, redirect_uri: str, state: str, nonce: str, code_challenge: str) -> str:
+        """Where to send the browser: the provider's authorization endpoint with this flow's parameters."""
+        metadata = await self.metadata()
+        url = yarl.URL(metadata.authorization_endpoint).update_query(
+            response_type="code",
+            client_id=self.client_id,
+            redirect_uri=redirect_uri,
+            scope=SCOPE,
+            state=state,
+            nonce=nonce,
+            code_challenge=code_challenge,
+            code_challenge_method="S256",
+            prompt="select_account",
+        )
+        return str(url)
+
+    async def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str) -> Identity:
+        """Exchange the authorization code at the token endpoint and return the verified ID token's subject."""
+        metadata = await self.metadata()
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": code_verifier,
+        }
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if "client_secret_basic" in metadata.token_auth_methods:
+            headers["Authorization"] = basic_auth_header(self.client_id, self._client_secret)
+        elif "client_secret_post" in metadata.token_auth_methods:
+            form |= {"client_id": self.client_id, "client_secret": self._client_secret}
+        else:
+            raise OIDCError("bad_discovery", "the provider supports neither client_secret_basic nor client_secret_post")
+        try:
+            async with self.session.post(
+                metadata.token_endpoint, data=form, headers=headers, allow_redirects=False
+            ) as response:
+                body = await _read_limited(response)
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise OIDCError("token_endpoint", f"token endpoint unreachable ({type(error).__name__})") from None
+        document = _json_object(body)
+        if status != 200 or document is None:
+            reason = document.get("error") if document else None
+            shown = reason[:60] if isinstance(reason, str) and reason.isprintable() else "no error code"
+            raise OIDCError("token_endpoint", f"token endpoint answered HTTP {status} ({shown})")
+        id_token = document.get("id_token")
+        if not isinstance(id_token, str):
+            raise OIDCError("token_endpoint", "the token response has no id_token")
+        return await self.verify_id_token(id_token, nonce=nonce, metadata=metadata)
+
+    async def verify_id_token(self, id_token: str, *, nonce: str, metadata: ProviderMetadata | None = None) -> Identity:
+        """Check signature, issuer, audience, expiry and nonce; return the subject."""
+        metadata = metadata or await self.metadata()
+        try:
+            header = jws.extract_compact(id_token.encode("ascii")).headers()
+        except (JoseError, ValueError, UnicodeError):
+            raise OIDCError("bad_token", "the ID token is not a compact JWS") from None
+        algorithm = header.get("alg")
+        if algorithm not in ALLOWED_ALGORITHMS or algorithm not in metadata.signing_algorithms:
+            raise OIDCError("bad_token", f"unsupported ID token algorithm {str(algorithm)[:20]!r}")
+        kid = header.get("kid")
+        key = await self._signing_key(metadata, kid if isinstance(kid, str) else None, algorithm)
+        try:
+            token = jwt.decode(id_token, key, algorithms=[algorithm])
+        except BadSignatureError:
+            raise OIDCError("bad_signature", "the ID token signature does not verify") from None
+        except JoseError as error:
+            raise OIDCError("bad_token", f"the ID token cannot be decoded ({error.error})") from None
+        return self._check_claims(token.claims, nonce=nonce)
+
+    def _check_claims(self, claims: Mapping[str, Any], *, nonce: str) -> Identity:
+        issuers = _ISSUER_ALIASES.get(self.issuer, (self.issuer,))
+        registry = jwt.JWTClaimsRegistry(
+            leeway=CLOCK_LEEWAY,
+            iss={"essential": True, "values": list(issuers)},
+            aud={"essential": True, "value": self.client_id},
+            sub={"essential": True},
+            exp={"essential": True},
+            iat={"essential": True},
+            nonce={"essential": True, "value": nonce},
+        )
+        try:
+            registry.validate(dict(claims))
+        except ExpiredTokenError:
+            raise OIDCError("expired", "the ID token has expired") from None
+        except ClaimError as error:
+            code = _CLAIM_ERROR_CODES.get(error.claim, "bad_token")
+            raise OIDCError(code, f"ID token claim check failed: {error.error} {error.claim}") from None
+        audience = claims["aud"]
+        if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != self.client_id:
+            raise OIDCError("wrong_audience", "the ID token has several audiences and azp is not this client")
+        email = claims.get("email")
+        return Identity(
+            sub=str(claims["sub"]),
+            email=email if isinstance(email, str) and email else None,
+            email_verified=claims.get("email_verified") in (True, "true"),
+        )
+
+    async def _signing_key(self, metadata: ProviderMetadata, kid: str | None, algorithm: str) -> Key:
+        """The JWKS key for `kid`; an unknown kid refetches the JWKS once (keys rotate), at most every 30 s."""
+        keys = await self._key_set(metadata, refresh=False)
+        key = _pick_key(keys, kid, algorithm)
+        if key is None and time.monotonic() - self._keys_at >= JWKS_REFRESH_INTERVAL:
+            keys = await self._key_set(metadata, refresh=True)
+            key = _pick_key(keys, kid, algorithm)
+        if key is None:
+            raise OIDCError("bad_signature", "no key in the issuer's JWKS matches the ID token")
+        return key
+
+    async def _key_set(self, metadata: ProviderMetadata, *, refresh: bool) -> KeySet:
+        async with self._keys_lock:
+            stale = time.monotonic() - self._keys_at >= JWKS_TTL
+            if self._keys is None or refresh or stale:
+                document = await self._get_json(metadata.jwks_uri, "JWKS")
+                try:
+                    self._keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
+                except (JoseError, ValueError, KeyError, TypeError):
+                    raise OIDCError("bad_discovery", "the issuer's JWKS has no usable key") from None
+                self._keys_at = time.monotonic()
+            return self._keys
+
+    async def _get_json(self, url: str, what: str) -> Mapping[str, Any]:
+        try:
+            async with self.session.get(url) as response:
+                body = await _read_limited(response)
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise OIDCError("unavailable", f"cannot fetch the {what} ({type(error).__name__})") from None
+        if status >= 500:
+            raise OIDCError("unavailable", f"the {what} answered HTTP {status}")
+        document = _json_object(body)
+        if status != 200 or document is None:
+            raise OIDCError("bad_discovery", f"the {what} answered HTTP {status} without a JSON object")
+        return document
+
+
+def _pick_key(keys: KeySet, kid: str | None, algorithm: str) -> Key | None:
+    parameters: KeyParameters = {"alg": algorithm, "use": "sig"}
+    if kid is not None:
+        try:
+            return keys.get_by_kid(kid, parameters)
+        except InvalidKeyIdError:
+            return None
+    key = keys.pick_random_key(algorithm, parameters)
+    return key if key is not None and len(keys.keys) == 1 else None
+
+
+async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
+    """The body, refusing more than MAX_RESPONSE_BYTES (a misbehaving provider cannot exhaust memory)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise aiohttp.ClientPayloadError("response too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return document if isinstance(document, dict) else None
