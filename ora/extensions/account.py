@@ -29,7 +29,7 @@ class Login(
             return
         state = new_login_state()
         # create_login_state also purges expired states, flows and pending links.
-        await store.create_login_state(state, ctx.user.id, settings.login_state_ttl)
+        await store.create_login_state(state, ctx.user.id, settings.login_state_ttl, discord_name=ctx.user.username)
         lines = [
             replies.text(
                 ctx,

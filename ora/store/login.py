@@ -12,13 +12,24 @@ from ora.store.models import OAuthFlow, PendingLink
 class LoginQueries:
     _database: Database
 
-    async def create_login_state(self, state: str, discord_user_id: int, ttl: float) -> None:
+    async def create_login_state(
+        self, state: str, discord_user_id: int, ttl: float, discord_name: str | None = None
+    ) -> None:
         stamp = now()
         await self.purge_expired()
         await self._database.db.execute(
-            "INSERT INTO login_states (state_hash, discord_user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-            (digest(state), discord_user_id, stamp, stamp + ttl),
+            "INSERT INTO login_states (state_hash, discord_user_id, discord_name, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (digest(state), discord_user_id, discord_name, stamp, stamp + ttl),
         )
+
+    async def login_state_name(self, state_hash: str) -> str | None:
+        """The Discord user name recorded with a login state (used or not), if any."""
+        async with self._database.db.execute(
+            "SELECT discord_name FROM login_states WHERE state_hash = ?", (state_hash,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return str(row["discord_name"]) if row and row["discord_name"] else None
 
     async def peek_login_state(self, state: str) -> int | None:
         """The Discord user of a state that is still usable (unknown, used, expired: None). Does not consume."""

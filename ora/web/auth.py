@@ -182,6 +182,7 @@ class _AuthHandlers:
         discord_user_id = await store.consume_login_state_by_hash(flow.state_hash)
         if discord_user_id is None:
             return self._page(request, "state_invalid", 400, try_again=True)
+        discord_name = await store.login_state_name(flow.state_hash)
         try:
             identity = await self.oidc.exchange_code(
                 code=code, redirect_uri=redirect_uri(settings), code_verifier=flow.code_verifier, nonce=flow.nonce
@@ -212,6 +213,7 @@ class _AuthHandlers:
             email_verified=identity.email_verified,
             sub=identity.sub,
             discord_user_id=discord_user_id,
+            discord_name=discord_name,
             csrf_token=csrf_token,
         )
         return _html(page)

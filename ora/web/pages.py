@@ -112,6 +112,7 @@ def confirm_page(
     sub: str,
     discord_user_id: int,
     csrf_token: str,
+    discord_name: str | None = None,
 ) -> Page:
     """ "Link Google account X to Discord user Y?" with a CSRF-protected form (confirm or cancel)."""
 
@@ -119,7 +120,10 @@ def confirm_page(
         return catalog.t(language, key, **values)
 
     email_text = _email_text(catalog, language, email, email_verified)
-    discord_user = t("web.confirm.discord_value", discord_user_id=str(discord_user_id))
+    if discord_name:
+        discord_user = t("web.confirm.discord_named", name=discord_name, discord_user_id=str(discord_user_id))
+    else:
+        discord_user = t("web.confirm.discord_value", discord_user_id=str(discord_user_id))
     rows = (
         (t("web.confirm.google"), email_text),
         (t("web.confirm.sub"), shown(sub)),

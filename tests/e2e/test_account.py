@@ -56,6 +56,8 @@ async def link_in_browser(login_url: str) -> str:
             confirm_url = response.url.join(yarl.URL("confirm"))
         match = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert match, page
+        # The confirmation names the Discord account that ran /login, not just its id.
+        assert "@tester (ID " in page
         async with browser.post(confirm_url, data={"csrf_token": match.group(1), "action": "confirm"}) as response:
             assert response.status == 200
             return await response.text()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ora.store import LinkConflictError, NewDataset, Store, StoreError
+from ora.store import LinkConflictError, NewDataset, Store, StoreError, digest
 from ora.store.base import migrations
 
 
@@ -132,3 +132,22 @@ async def test_chat_memory_is_bounded_by_turns_and_characters(store: Store) -> N
     assert [turn.prompt for turn in turns] == ["q6", "q7"]
     assert await store.clear_chat_turns(1, 100) == 8
     assert await store.recent_chat_turns(1, 200, max_turns=5, max_chars=1000) != []
+
+
+async def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    version, _, sql = migrations()[0]
+    with sqlite3.connect(path) as raw:
+        raw.executescript(sql)
+        raw.execute(f"PRAGMA user_version = {version}")
+        raw.execute(
+            "INSERT INTO users (discord_user_id, privacy_mode, created_at, updated_at) VALUES (5, 'public', 0, 0)"
+        )
+    store = await Store.open(path)
+    try:
+        assert await store.schema_version() == len(migrations()) > 1
+        assert await store.get_privacy_mode(5) == "public"
+        await store.create_login_state("state-with-name", 5, ttl=60, discord_name="aiko")
+        assert await store.login_state_name(digest("state-with-name")) == "aiko"
+    finally:
+        await store.close()
