@@ -30,7 +30,7 @@ class FakeContext:
     """Just what the account commands and `Replies` touch."""
 
     def __init__(self, locale: str = "en-US", user_id: int = USER) -> None:
-        self.user = SimpleNamespace(id=hikari.Snowflake(user_id))
+        self.user = SimpleNamespace(id=hikari.Snowflake(user_id), username="tester")
         self.interaction = SimpleNamespace(id=hikari.Snowflake(1), locale=hikari.Locale(locale))
         self.sent: list[tuple[str, bool]] = []
 
