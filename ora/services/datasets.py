@@ -28,7 +28,7 @@ import random
 import secrets
 import time
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, get_args
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -68,16 +68,7 @@ ErrorCode = Literal[
     "shutting_down",
 ]
 #: Every `DatasetError.code`; each has a translated message `datasets.error.<code>`.
-ERROR_CODES: tuple[ErrorCode, ...] = (
-    "too_large",
-    "download_failed",
-    "download_interrupted",
-    "download_timeout",
-    "size_mismatch",
-    "empty",
-    "storage_failed",
-    "shutting_down",
-)
+ERROR_CODES: tuple[ErrorCode, ...] = get_args(ErrorCode)
 
 TEMP_DIRECTORY = ".incoming"
 TEMP_SUFFIX = ".part"

@@ -73,6 +73,18 @@ def _server_message(body: Any) -> str:
     return ""
 
 
+async def _read_answer(response: aiohttp.ClientResponse) -> Any:
+    """The JSON body (None when it is not JSON); `OraApiError` for an HTTP error status, with ORA's message."""
+    try:
+        body = await response.json(content_type=None)
+    except (ValueError, aiohttp.ContentTypeError):
+        body = None
+    if response.status >= 400:
+        message = _server_message(body) or response.reason or "error"
+        raise OraApiError("http_error", f"HTTP {response.status}: {message}", status=response.status)
+    return body
+
+
 class OraApiClient:
     """One `aiohttp.ClientSession` to ORA, opened by `start()` and closed by `close()`."""
 
@@ -109,13 +121,7 @@ class OraApiClient:
             async with self.session.post(
                 url, json=payload, timeout=aiohttp.ClientTimeout(total=timeout or self._timeout)
             ) as response:
-                try:
-                    body = await response.json(content_type=None)
-                except (ValueError, aiohttp.ContentTypeError):
-                    body = None
-                if response.status >= 400:
-                    message = _server_message(body) or response.reason or "error"
-                    raise OraApiError("http_error", f"HTTP {response.status}: {message}", status=response.status)
+                body = await _read_answer(response)
                 if body is None:
                     raise OraApiError("bad_response", "the answer was not JSON")
                 return body
@@ -160,13 +166,7 @@ class OraApiClient:
             form.add_field("guild_id", "" if upload.guild_id is None else str(upload.guild_id))
             timeout = aiohttp.ClientTimeout(total=limit, sock_connect=self._timeout)
             async with self.session.post(f"{self.base_url}{path}", data=form, timeout=timeout) as response:
-                try:
-                    body = await response.json(content_type=None)
-                except (ValueError, aiohttp.ContentTypeError):
-                    body = None
-                if response.status >= 400:
-                    message = _server_message(body) or response.reason or "error"
-                    raise OraApiError("http_error", f"HTTP {response.status}: {message}", status=response.status)
+                body = await _read_answer(response)
         except TimeoutError as error:
             raise OraApiError("timeout", f"no answer from {path} within {limit:.1f} s") from error
         except aiohttp.ClientError as error:  # refused, reset mid-upload, broken answer: all transient
