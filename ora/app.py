@@ -104,6 +104,30 @@ async def handle_command_error(exc: lightbulb.exceptions.ExecutionPipelineFailed
     return True
 
 
+def subscribe_unknown_commands(bot: hikari.GatewayBot, client: lightbulb.Client, catalog: Catalog) -> None:
+    """A command this bot does not have (deleted or renamed while a client still shows it, or not synced yet)
+    gets a short ephemeral answer and an INFO line, instead of Discord's "The application did not respond"."""
+
+    async def unknown(event: hikari.InteractionCreateEvent) -> None:
+        interaction = event.interaction
+        if not isinstance(interaction, hikari.CommandInteraction):
+            return
+        scope = interaction.registered_guild_id or 0  # lightbulb's key for global commands
+        if any(path[0] == interaction.command_name for path in client.invokable_commands.get(scope, {})):
+            return
+        log.info("user %s used /%s, which this bot does not have", interaction.user.id, interaction.command_name)
+        try:
+            await interaction.create_initial_response(
+                hikari.ResponseType.MESSAGE_CREATE,
+                catalog.t(interaction.locale, "error.unknown_command"),
+                flags=hikari.MessageFlag.EPHEMERAL,
+            )
+        except hikari.HikariError as error:
+            log.warning("could not answer the unknown command /%s: %s", interaction.command_name, error)
+
+    bot.subscribe(hikari.InteractionCreateEvent, unknown)
+
+
 def subscribe_gateway_logging(bot: hikari.GatewayBot, runtime: Runtime, client: lightbulb.Client) -> None:
     """Connects, disconnects, resumes and READY at INFO; /healthz follows the gateway's state."""
 
@@ -209,6 +233,9 @@ async def run(settings: Settings) -> int:
             intents=INTENTS,
             logs=None,
             banner=None,
+            # hikari closes the TCP (and TLS) connection after every REST request by default, a Windows
+            # workaround; keep-alive saves a handshake per interaction response and per /chat edit.
+            http_settings=hikari.impl.HTTPSettings(force_close_transports=sys.platform == "win32"),
         )
         client = lightbulb.client_from_app(
             bot,
@@ -242,6 +269,7 @@ async def run(settings: Settings) -> int:
         client.error_handler(handle_command_error)
         await client.load_extensions(*EXTENSIONS)
         subscribe_gateway_logging(bot, runtime, client)
+        subscribe_unknown_commands(bot, client, catalog)
 
         web_app = build_web_app(settings, store, runtime, [auth_routes(started.oidc, catalog)])
         web = WebServer(web_app, settings.web_host, settings.web_port)
@@ -298,13 +326,41 @@ def _gateway_fatal(error: hikari.GatewayServerClosedConnectionError) -> FatalErr
     return FatalError(f"the Discord gateway closed the connection for good: {error}")
 
 
+GATEWAY_RESTARTS = 5
+GATEWAY_RESTART_WINDOW = 600.0
+
+
 async def _wait_for_stop(bot: hikari.GatewayBot, stop: asyncio.Event) -> None:
-    try:
-        await _until_stopped(bot.join(), stop)
-    except hikari.GatewayServerClosedConnectionError as error:
-        raise _gateway_fatal(error) from error
-    if not stop.is_set():
-        raise FatalError("the gateway connection ended unexpectedly")
+    """Serve until a stop signal. A shard that dies on something hikari does not handle (a malformed gateway
+    frame: invalid JSON, a dispatch without a name, READY without a session) is not the end: the gateway
+    connection is closed and opened anew (a new session), at most GATEWAY_RESTARTS times per window.
+    Rejected credentials and other final close codes still end the bot."""
+    restarts: list[float] = []
+    while True:
+        try:
+            await _until_stopped(bot.join(), stop)
+        except hikari.GatewayServerClosedConnectionError as error:
+            if not error.can_reconnect:
+                raise _gateway_fatal(error) from error
+            cause: BaseException = error
+        except Exception as error:
+            cause = error
+        else:
+            if stop.is_set():
+                return
+            raise FatalError("the gateway connection ended unexpectedly")
+        now = loop_time()
+        restarts = [started for started in restarts if now - started < GATEWAY_RESTART_WINDOW]
+        if len(restarts) >= GATEWAY_RESTARTS:
+            raise FatalError(f"the gateway connection failed {len(restarts) + 1} times within 10 minutes: {cause!r}")
+        restarts.append(now)
+        gateway_log.error("the gateway connection failed; opening a new session", exc_info=cause)
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(10):
+                await bot.close()
+        await _until_stopped(bot.start(check_for_updates=False), stop)
+        if stop.is_set():
+            return
 
 
 async def _until_stopped(work: Awaitable[None], stop: asyncio.Event) -> None:

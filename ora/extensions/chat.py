@@ -12,7 +12,7 @@ from ora.chat.conversation import build_messages
 from ora.chat.limits import ChatLimiter
 from ora.chat.pacing import EditPacer
 from ora.config import Settings
-from ora.replies import NO_MENTIONS, Replies
+from ora.replies import NO_MENTIONS, Replies, UserFacingError
 from ora.services.llm import AnswerDelta, LLMClient, LLMError, LLMTimeout, StreamDone
 from ora.store import Store
 from ora.text.splitting import split_message
@@ -20,6 +20,7 @@ from ora.text.splitting import split_message
 log = logging.getLogger(__name__)
 loader = lightbulb.Loader()
 
+PROMPT_MAX_CHARS = 4000
 MODEL_CHOICES = 25  # Discord's maximum number of autocomplete choices
 
 
@@ -73,7 +74,7 @@ class Chat(lightbulb.SlashCommand, name="commands.chat.name", description="comma
         "commands.chat.options.prompt.name",
         "commands.chat.options.prompt.description",
         localize=True,
-        max_length=4000,
+        max_length=PROMPT_MAX_CHARS,
     )
     model = lightbulb.string(
         "commands.chat.options.model.name",
@@ -100,6 +101,8 @@ class Chat(lightbulb.SlashCommand, name="commands.chat.name", description="comma
         settings: Settings,
         limiter: ChatLimiter,
     ) -> None:
+        if len(self.prompt) > PROMPT_MAX_CHARS:  # Discord enforces max_length; a forged payload does not
+            raise UserFacingError("chat.prompt_too_long", limit=PROMPT_MAX_CHARS)
         refusal = limiter.refusal(ctx.user.id)
         if refusal is not None:
             await replies.say(ctx, f"chat.{refusal}", ephemeral=True)

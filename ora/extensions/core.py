@@ -15,6 +15,7 @@ from ora.runtime import DependencyProbe, Runtime
 from ora.store import Store
 
 loader = lightbulb.Loader()
+SAY_MAX_CHARS = 2000  # one Discord message
 
 
 def format_latency(seconds: float) -> str | None:
@@ -59,7 +60,10 @@ class Say(
     hooks=[administrators_only],
 ):
     text = lightbulb.string(
-        "commands.say.options.text.name", "commands.say.options.text.description", localize=True, max_length=2000
+        "commands.say.options.text.name",
+        "commands.say.options.text.description",
+        localize=True,
+        max_length=SAY_MAX_CHARS,
     )
     ephemeral = lightbulb.boolean(
         "commands.say.options.ephemeral.name",
@@ -72,6 +76,8 @@ class Say(
     async def invoke(self, ctx: lightbulb.Context, replies: Replies) -> None:
         if not self.text.strip():
             raise UserFacingError("say.empty")
+        if len(self.text) > SAY_MAX_CHARS:  # Discord enforces max_length; a forged payload does not
+            raise UserFacingError("say.too_long", limit=SAY_MAX_CHARS)
         # Echoed verbatim: NO_MENTIONS (inside replies.send) stops @everyone, role and user pings.
         await replies.send(ctx, self.text, ephemeral=self.ephemeral)
 

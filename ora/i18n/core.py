@@ -18,6 +18,7 @@ EN = {
     "say.dm_refused": "/say can only be used in a server.",
     "say.not_admin": "Only server administrators can use /say.",
     "say.empty": "There is nothing to say: the text is empty.",
+    "say.too_long": "The text is too long: at most {limit} characters.",
     "health.title": "**ORA bot health**",
     "health.process": "PID {pid} · uptime {uptime} · {guilds} server(s)",
     "health.versions": "Python {python} · hikari {hikari} · lightbulb {lightbulb}",
@@ -40,6 +41,10 @@ EN = {
     "error.permission": "You do not have permission to use this command.",
     "error.internal": "Something went wrong on our side (error id `{error_id}`). Please try again later.",
     "error.busy": "The bot is shutting down or busy. Please try again in a moment.",
+    "error.unknown_command": (
+        "This command is not available (any more). Discord may still be updating the command list: "
+        "try again in a minute."
+    ),
 }
 
 JA = {
@@ -60,6 +65,7 @@ JA = {
     "say.dm_refused": "/say はサーバー内でのみ使用できます。",
     "say.not_admin": "/say はサーバーの管理者のみ使用できます。",
     "say.empty": "テキストが空のため、投稿する内容がありません。",
+    "say.too_long": "テキストが長すぎます (最大 {limit} 文字)。",
     "health.title": "**ORA bot の状態**",
     "health.process": "PID {pid} · 稼働時間 {uptime} · サーバー数 {guilds}",
     "health.versions": "Python {python} · hikari {hikari} · lightbulb {lightbulb}",
@@ -84,4 +90,7 @@ JA = {
     "error.permission": "このコマンドを使用する権限がありません。",
     "error.internal": "内部でエラーが発生しました (エラー ID `{error_id}`)。しばらくしてからもう一度お試しください。",
     "error.busy": "ボットは停止処理中か混雑しています。少し待ってからもう一度お試しください。",
+    "error.unknown_command": (
+        "このコマンドは現在利用できません。コマンド一覧の更新中かもしれません。1 分ほどしてからもう一度お試しください。"
+    ),
 }

@@ -19,21 +19,22 @@ import logging
 import secrets
 import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 import aiohttp
 import attrs
 import yarl
-from joserfc import jws, jwt
-from joserfc.errors import (
+from joserfc.errors import (  # cheap; joserfc's jwk/jws/jwt import `cryptography` (~9 MiB RSS): on first use
     BadSignatureError,
     ClaimError,
     ExpiredTokenError,
     InvalidKeyIdError,
     JoseError,
 )
-from joserfc.jwk import Key, KeyParameters, KeySet
+
+if TYPE_CHECKING:
+    from joserfc.jwk import Key, KeyParameters, KeySet
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +265,8 @@ class OIDCClient:
 
     async def verify_id_token(self, id_token: str, *, nonce: str, metadata: ProviderMetadata | None = None) -> Identity:
         """Check signature, issuer, audience, expiry and nonce; return the subject."""
+        from joserfc import jws, jwt  # noqa: PLC0415 - see the import of joserfc.errors
+
         metadata = metadata or await self.metadata()
         try:
             header = jws.extract_compact(id_token.encode("ascii")).headers()
@@ -283,6 +286,8 @@ class OIDCClient:
         return self._check_claims(token.claims, nonce=nonce)
 
     def _check_claims(self, claims: Mapping[str, Any], *, nonce: str) -> Identity:
+        from joserfc import jwt  # noqa: PLC0415 - see the import of joserfc.errors
+
         issuers = _ISSUER_ALIASES.get(self.issuer, (self.issuer,))
         registry = jwt.JWTClaimsRegistry(
             leeway=CLOCK_LEEWAY,
@@ -322,6 +327,8 @@ class OIDCClient:
         return key
 
     async def _key_set(self, metadata: ProviderMetadata, *, refresh: bool) -> KeySet:
+        from joserfc.jwk import KeySet  # noqa: PLC0415 - see the import of joserfc.errors
+
         async with self._keys_lock:
             stale = time.monotonic() - self._keys_at >= JWKS_TTL
             if self._keys is None or refresh or stale:

@@ -1,0 +1,143 @@
+"""`/ping` under two loads: one at a time (latency) and 25 users × 8 in a closed loop (throughput).
+
+Latency is what the emulator saw: from the moment the INTERACTION_CREATE went out on the websocket
+(`delivered_at`) to the moment the bot's interaction callback arrived (`responded_at`), both on the
+emulator's event loop clock in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+
+from bench import procstat
+from bench.harness import RunningBot
+from bench.stats import median, percentile
+from ora.testing.discord import DiscordEmulator, InteractionRecord, User
+
+ANSWER_TIMEOUT = 10.0
+WARMUP = 10
+FIRST_USER_ID = 700_000_000_000_000_000
+
+
+class PingFailed(AssertionError):
+    """A /ping got no answer, or a wrong one."""
+
+
+@dataclass
+class PingFigures:
+    sequential: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    burst: int
+    bursts: int
+    throughput: float
+    cpu_ms_per_interaction: float
+    rss_after: int
+    peak_rss: int
+
+
+@dataclass
+class _Tally:
+    """What one bot accumulated over the interleaved blocks."""
+
+    bot: RunningBot
+    latencies: list[float] = field(default_factory=list)
+    throughputs: list[float] = field(default_factory=list)
+    interactions: int = 0
+    cpu_seconds: float = 0.0
+
+    async def measured(self, work: Awaitable[int]) -> None:
+        before = procstat.cpu_seconds(self.bot.pid)
+        self.interactions += await work
+        self.cpu_seconds += procstat.cpu_seconds(self.bot.pid) - before
+
+
+async def ping_once(emulator: DiscordEmulator, user: User | None = None) -> InteractionRecord:
+    """Send /ping and wait (bounded) for its answer; raise `PingFailed` unless it is one ephemeral Pong."""
+    rec = await emulator.send_command("ping", user=user)
+    try:
+        body = await rec.wait_initial(timeout=ANSWER_TIMEOUT)
+    except TimeoutError as error:
+        raise PingFailed(str(error)) from error
+    content = str((body.get("data") or {}).get("content") or "")
+    if body.get("type") != 4 or not rec.ephemeral or not content.startswith("Pong!") or rec.errors:
+        raise PingFailed(f"unexpected /ping answer {body!r} (errors: {rec.errors})")
+    return rec
+
+
+def latency_ms(rec: InteractionRecord) -> float:
+    assert rec.delivered_at is not None
+    assert rec.responded_at is not None
+    return (rec.responded_at - rec.delivered_at) * 1000.0
+
+
+async def burst(emulator: DiscordEmulator, users: int, per_user: int) -> float:
+    """`users` concurrent users each sending `per_user` pings back to back; returns the wall time in seconds."""
+    loop = asyncio.get_running_loop()
+
+    async def user_loop(index: int) -> None:
+        user = User(id=FIRST_USER_ID + index, username=f"bench{index}")
+        for _ in range(per_user):
+            await ping_once(emulator, user)
+
+    started = loop.time()
+    async with asyncio.TaskGroup() as group:
+        for index in range(users):
+            group.create_task(user_loop(index))
+    return loop.time() - started
+
+
+async def _warm_up(emulator: DiscordEmulator) -> None:
+    # A heartbeat has been acknowledged, so /ping shows a latency (both bots format it the same way).
+    await emulator.wait_until(lambda: emulator.heartbeat_count >= 1, timeout=10, what="a heartbeat")
+    for _ in range(WARMUP):
+        await ping_once(emulator)
+
+
+async def measure_interleaved(
+    bots: Sequence[RunningBot], *, sequential: int, block: int, users: int, per_user: int, bursts: int
+) -> list[PingFigures]:
+    """The same /ping workload on several bots, interleaved in small blocks so drifting background load on a
+    shared machine hits them alike: `block` sequential pings per bot in turn until each had `sequential`,
+    then `bursts` rounds of one burst per bot. CPU is the bot's own, counted over its blocks only."""
+    tallies = [_Tally(bot) for bot in bots]
+    for tally in tallies:
+        await _warm_up(tally.bot.emulator)
+
+    async def sequential_block(tally: _Tally, count: int) -> int:
+        for _ in range(count):
+            tally.latencies.append(latency_ms(await ping_once(tally.bot.emulator)))
+        return count
+
+    async def one_burst(tally: _Tally) -> int:
+        seconds = await burst(tally.bot.emulator, users, per_user)
+        tally.throughputs.append(users * per_user / seconds)
+        return users * per_user
+
+    done = 0
+    while done < sequential:
+        count = min(block, sequential - done)
+        for tally in tallies:
+            await tally.measured(sequential_block(tally, count))
+        done += count
+    for _ in range(bursts):
+        for tally in tallies:
+            await tally.measured(one_burst(tally))
+    return [
+        PingFigures(
+            sequential=len(tally.latencies),
+            p50_ms=percentile(tally.latencies, 50),
+            p90_ms=percentile(tally.latencies, 90),
+            p99_ms=percentile(tally.latencies, 99),
+            burst=users * per_user,
+            bursts=bursts,
+            throughput=median(tally.throughputs),
+            cpu_ms_per_interaction=tally.cpu_seconds * 1000.0 / max(1, tally.interactions),
+            rss_after=procstat.rss_bytes(tally.bot.pid),
+            peak_rss=procstat.peak_rss_bytes(tally.bot.pid),
+        )
+        for tally in tallies
+    ]

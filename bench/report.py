@@ -1,0 +1,209 @@
+"""The benchmark's results as Markdown tables, each goal next to its figure."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from bench.stats import ratio
+
+KEEPALIVE_BASELINE = "minimal, REST keep-alive"
+
+if TYPE_CHECKING:
+    from bench.runner import Results
+
+IDLE_RSS_GOAL_MIB = 64.0
+THROUGHPUT_GOAL = 0.9
+P50_GOAL = 1.1
+FIRST_EDIT_GOAL_MS = 100.0
+LOAD_P99_GOAL_MS = 50.0
+#: Time a hung command may take beyond its configured timeout to show its message (edits, DB writes).
+END_SLACK_S = 1.0
+
+
+def _fmt(value: float, digits: int = 1) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _mark(ok: bool | None) -> str:
+    return "" if ok is None else ("met" if ok else "**missed**")
+
+
+def _ping_rows(results: Results, variant: str) -> list[str]:
+    def m(kind: str, metric: str) -> float:
+        return results.median_of(kind, variant, metric)
+
+    rows: list[tuple[str, str, int, str, bool | None]] = [
+        ("start → READY (s)", "ready_s", 2, "", None),
+        ("start → commands synced (s)", "synced_s", 2, "", None),
+        ("sequential /ping p50 (ms)", "p50_ms", 2, f"full ≤ {P50_GOAL}× minimal", None),
+        ("sequential /ping p90 (ms)", "p90_ms", 2, "", None),
+        ("sequential /ping p99 (ms)", "p99_ms", 2, "", None),
+        ("burst throughput, 25 users × 8 (/s)", "throughput", 0, f"full ≥ {THROUGHPUT_GOAL}× minimal", None),
+        ("bot CPU per interaction (ms)", "cpu_ms_per_interaction", 2, "", None),
+        ("RSS at READY (MiB)", "rss_ready_mib", 1, f"full ≤ {IDLE_RSS_GOAL_MIB:g} MiB", None),
+        ("RSS after the run (MiB)", "rss_after", 1, "", None),
+    ]
+    out = []
+    for label, metric, digits, goal, _ in rows:
+        full, minimal = m("full", metric), m("minimal", metric)
+        if metric == "rss_after":
+            full, minimal = full / 1048576, minimal / 1048576
+        r = ratio(full, minimal)
+        ok: bool | None = None
+        if metric == "p50_ms":
+            ok = r <= P50_GOAL
+        elif metric == "throughput":
+            ok = r >= THROUGHPUT_GOAL
+        elif metric == "rss_ready_mib":
+            ok = full <= IDLE_RSS_GOAL_MIB
+        out.append(
+            f"| {label} | {_fmt(full, digits)} | {_fmt(minimal, digits)} | {_fmt(r, 2)} | {goal} | {_mark(ok)} |"
+        )
+    return out
+
+
+def _variant_rows(results: Results, variants: list[str]) -> list[str]:
+    metrics = [
+        ("p50 (ms)", "p50_ms", 2),
+        ("p99 (ms)", "p99_ms", 2),
+        ("burst (/s)", "throughput", 0),
+        ("CPU/interaction (ms)", "cpu_ms_per_interaction", 2),
+        ("start → synced (s)", "synced_s", 2),
+        ("RSS at READY (MiB)", "rss_ready_mib", 1),
+    ]
+    header = "| bot | variant | " + " | ".join(label for label, _, _ in metrics) + " |"
+    lines = [header, "|" + " --- |" * (len(metrics) + 2)]
+    for kind in ("full", "minimal"):
+        base = {metric: results.median_of(kind, "plain", metric) for _, metric, _ in metrics}
+        for variant in variants:
+            cells = []
+            for _, metric, digits in metrics:
+                value = results.median_of(kind, variant, metric)
+                cell = _fmt(value, digits)
+                if variant != "plain" and not math.isnan(base[metric]):
+                    cell += f" ({_fmt(ratio(value, base[metric]), 2)}×)"
+                cells.append(cell)
+            lines.append(f"| {kind} | {variant} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def render(results: Results) -> str:
+    machine = results.machine
+    lines = [
+        "# ORA bot benchmark",
+        "",
+        f"Machine: {machine['nproc']} CPU(s) ({machine['cpu']}), {machine['memory']} RAM, {machine['os']}; "
+        f"Python {machine['python']}, hikari {machine['hikari']}, hikari-lightbulb {machine['lightbulb']}; "
+        f"commit {machine['commit']}; started {results.started}, took {results.seconds:.0f} s.",
+        f"Command: `{results.command}` (runs: {results.options['runs']}, medians across runs).",
+        "",
+    ]
+    variants = [v for v in results.options["variants"] if any(k.endswith(f"/{v}") for k in results.samples)]
+    if "plain" in variants:
+        runs = results.options["runs"]
+        lines += [
+            "## /ping: the full ORA bot against a minimal hikari + lightbulb bot (default install)",
+            "",
+            f"Medians of {runs} run(s). Each run starts every bot afresh, each against its own emulator (one "
+            "after another, so start-up times do not compete), then measures them all with the same workload "
+            "interleaved in small blocks, so a change in the shared machine's background load hits every bot "
+            f"alike. Sequential: {results.options['sequential']} pings per bot (blocks of 25, after 10 warm-up "
+            "ones), latency from the INTERACTION_CREATE leaving the emulator to the callback arriving. Burst: 25 "
+            f"users each sending 8 pings back to back, median of {results.options['burst_rounds']} bursts per "
+            "bot and run. CPU: /proc/<pid>/stat utime+stime over the bot's own blocks.",
+            "",
+            "| metric | full | minimal | full/minimal | goal | |",
+            "| --- | --- | --- | --- | --- | --- |",
+            *_ping_rows(results, "plain"),
+            "",
+        ]
+    if len(variants) > 1:
+        lines += [
+            "## Optional speed-ups (`pip install -e '.[speedups]'`)",
+            "",
+            "`json` = hikari with orjson + ciso8601; `libs` = json + zstd gateway compression (backports.zstd); "
+            "`uvloop` = uvloop's event loop only; `speedups` = libs + uvloop (all of the extra). Ratios against "
+            "`plain` in brackets.",
+            "",
+            *_variant_rows(results, variants),
+            "",
+        ]
+    candidates = list(results.options.get("candidates") or {})
+    if candidates:
+        lines += [
+            "## Candidate changes to ora/ (the full bot imported from a patched copy, same run, plain install)",
+            "",
+            "Ratios against the stock minimal bot. The last row is the minimal bot with hikari's REST keep-alive "
+            "(`MINIMAL_BOT_KEEPALIVE=1`), to compare like with like against a candidate that turns keep-alive on.",
+            "",
+            "| bot | p50 (ms) | p99 (ms) | burst (/s) | CPU/interaction (ms) | start → synced (s) | "
+            "RSS at READY (MiB) | p50 / minimal | burst / minimal |",
+            "| --- |" + " --- |" * 8,
+        ]
+        for label in ["full", *(f"candidate {name}" for name in candidates), "minimal", KEEPALIVE_BASELINE]:
+            values = [
+                results.median_of(label, "plain", metric)
+                for metric in ("p50_ms", "p99_ms", "throughput", "cpu_ms_per_interaction", "synced_s", "rss_ready_mib")
+            ]
+            p50_ratio = ratio(values[0], results.median_of("minimal", "plain", "p50_ms"))
+            burst_ratio = ratio(values[2], results.median_of("minimal", "plain", "throughput"))
+            cells = [_fmt(values[0], 2), _fmt(values[1], 2), _fmt(values[2], 0), _fmt(values[3], 2)]
+            cells += [_fmt(values[4], 2), _fmt(values[5], 1), _fmt(p50_ratio, 2), _fmt(burst_ratio, 2)]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
+    for variant, why in results.skipped_variants.items():
+        lines.append(f"- variant `{variant}` skipped: {why}")
+    if results.chat:
+        lines += [
+            "## /chat streaming (issue 4): first token → first visible edit, REST calls per 4,000-character answer",
+            "",
+            "| LLM output | answers | first edit after first token, median (ms) | max (ms) | REST calls | "
+            "edits | follow-ups | messages | goal | |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for chat in results.chat:
+            ok = chat.first_edit_delay_ms <= FIRST_EDIT_GOAL_MS
+            lines.append(
+                f"| {chat.description} | {chat.answers} | {_fmt(chat.first_edit_delay_ms, 1)} | "
+                f"{_fmt(chat.first_edit_delay_max_ms, 1)} | {_fmt(chat.rest_calls, 0)} | {_fmt(chat.edits, 0)} | "
+                f"{_fmt(chat.followups, 0)} | {_fmt(chat.messages, 0)} | ≤ {FIRST_EDIT_GOAL_MS:g} ms | {_mark(ok)} |"
+            )
+        lines += [
+            "",
+            "REST calls count the deferral, every edit of the reply and every follow-up (create or edit).",
+            "",
+        ]
+    load = results.load
+    if load is not None:
+        chat_ok = load.chats_ended_clearly == load.chats and load.chat_end_max_s <= load.chat_timeout_s + END_SLACK_S
+        data_ok = load.datasets_ended_clearly == load.datasets and (
+            load.datasets == 0 or load.dataset_end_max_s <= load.dataset_budget_s + END_SLACK_S
+        )
+        lines += [
+            "## Slow and dead dependencies under load (issue 6)",
+            "",
+            f"{load.chats} `/chat` on an LLM that never answers (LLM_READ_TIMEOUT={load.chat_timeout_s:g} s, "
+            f"CHAT_MAX_CONCURRENT={load.chats}) and {load.datasets} `/dataset add` of 256 KiB on an ORA that answers "
+            f"500 after 1 s (ORA_API_TIMEOUT=2 s, 2 attempts) in flight; `/ping` one after another until all ended.",
+            "",
+            "| figure | value | goal | |",
+            "| --- | --- | --- | --- |",
+            f"| /ping p50 / p90 (ms), {load.pings} pings | {_fmt(load.p50_ms, 2)} / {_fmt(load.p90_ms, 2)} | | |",
+            f"| /ping p99 (ms) | {_fmt(load.p99_ms, 2)} | < {LOAD_P99_GOAL_MS:g} ms | "
+            f"{_mark(load.p99_ms < LOAD_P99_GOAL_MS)} |",
+            f"| /ping max (ms) | {_fmt(load.max_ms, 2)} | | |",
+            f"| /chat ended with the timeout message | {load.chats_ended_clearly}/{load.chats}, last after "
+            f"{_fmt(load.chat_end_max_s, 2)} s | all, ≤ {load.chat_timeout_s:g} s + {END_SLACK_S:g} s | "
+            f"{_mark(chat_ok)} |",
+            f"| /dataset add ended with 'Upload to ORA failed' | {load.datasets_ended_clearly}/{load.datasets}, last "
+            f"after {_fmt(load.dataset_end_max_s, 2)} s | all, ≤ {load.dataset_budget_s:g} s budget + "
+            f"{END_SLACK_S:g} s | {_mark(data_ok)} |",
+        ]
+        if load.datasets_skipped:
+            lines.append(f"| /dataset add | skipped: {load.datasets_skipped} | | |")
+        lines.append("")
+    if results.dataset:
+        lines += ["## Datasets (bench/bench_dataset.py)", "", results.dataset, ""]
+    lines += [f"- {note}" for note in results.notes]
+    return "\n".join(lines).rstrip() + "\n"
