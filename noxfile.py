@@ -38,5 +38,5 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks against the local emulator and fakes; results on stdout and in bench/out/."""
-    session.install("-e", ".[test,speedups]")
+    session.install("-e", ".[test,speedups,bench]")
     session.run("python", "-m", "bench", *session.posargs)

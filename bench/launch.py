@@ -4,7 +4,7 @@
     python bench/launch.py speedups bench/minimal_bot.py # every speed-up that is installed, uvloop included
 
 Modes: `plain` hides orjson, ciso8601, backports.zstd and uvloop from imports (hikari then falls back to the
-standard library's json, datetime parsing and zlib), so one environment with `.[speedups]` installed measures
+standard library's json, datetime parsing and zlib), so one environment with `.[speedups,bench]` installed measures
 every way. `libs` keeps hikari's optional libraries but not uvloop; `uvloop` is the reverse; `speedups` is
 both. Where uvloop is used, its event loop policy is installed before the bot starts: this is what
 `ora.app.main` would do if it adopted uvloop, so the bench measures that change before anyone makes it.
@@ -51,7 +51,7 @@ def main(argv: list[str]) -> None:
     rest = argv[1:]
     _hide(hidden)
     if uvloop and not _use_uvloop():
-        sys.exit("launch.py: uvloop is not installed (pip install -e '.[speedups]')")
+        sys.exit("launch.py: uvloop is not installed (pip install -e '.[speedups,bench]')")
     if rest[0] == "-m":
         sys.argv = [rest[1], *rest[2:]]
         runpy.run_module(rest[1], run_name="__main__", alter_sys=True)

@@ -120,7 +120,7 @@ def render(results: Results) -> str:
         ]
     if len(variants) > 1:
         lines += [
-            "## Optional speed-ups (`pip install -e '.[speedups]'`)",
+            "## Optional speed-ups (`pip install -e '.[speedups,bench]'`)",
             "",
             "`json` = hikari with orjson + ciso8601; `libs` = json + zstd gateway compression (backports.zstd); "
             "`uvloop` = uvloop's event loop only; `speedups` = libs + uvloop (all of the extra). Ratios against "

@@ -171,7 +171,7 @@ def available(variant: str) -> str | None:
     """None if the variant can run here, else why not."""
     missing = [name for name in VARIANT_NEEDS[variant] if importlib.util.find_spec(name) is None]
     if missing:
-        return f"not installed: {', '.join(missing)} (pip install -e '.[speedups]', or --site DIR)"
+        return f"not installed: {', '.join(missing)} (pip install -e '.[speedups,bench]', or --site DIR)"
     return None
 
 
