@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,7 +28,11 @@ ARGS = [
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install -y chromium)"),
+    # In CI (ORA_REQUIRE_BROWSER=1) a missing browser is a failure, not a skip.
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("ORA_REQUIRE_BROWSER"),
+        reason=f"{CHROMIUM} is missing (apt-get install -y chromium)",
+    ),
 ]
 
 
