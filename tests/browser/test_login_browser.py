@@ -3,36 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import BrowserContext, ConsoleMessage, async_playwright, expect
+from playwright.async_api import BrowserContext, ConsoleMessage, expect
 
 from ora.store import Store
+from ora.testing.browser import chromium_context, skip_reason
 from ora.testing.oidc import FakeOIDCProvider, LoginSite, login_site
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 USER = 1_300_000_000_000_000_300
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = [
     pytest.mark.browser,
-    # In CI (ORA_REQUIRE_BROWSER=1) a missing browser is a failure, not a skip.
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("ORA_REQUIRE_BROWSER"),
-        reason=f"{CHROMIUM} is missing (apt-get install -y chromium)",
-    ),
+    pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or ""),
 ]
 
 
@@ -64,25 +50,13 @@ async def chromium(tmp_path: Path) -> AsyncIterator[tuple[BrowserContext, Browse
         if message.type == "error":
             problems.append(message.text)
 
-    async with async_playwright() as playwright:
-        contexts = []
-        for locale in ("en-US", "ja-JP"):
-            context = await playwright.chromium.launch_persistent_context(
-                tmp_path / f"profile-{locale}",
-                executable_path=CHROMIUM,
-                args=ARGS,
-                headless=True,
-                locale=locale,
-                timeout=30_000,
-            )
-            context.set_default_timeout(15_000)
+    async with (
+        chromium_context(tmp_path / "profile-en", locale="en-US") as english,
+        chromium_context(tmp_path / "profile-ja", locale="ja-JP") as japanese,
+    ):
+        for context in (english, japanese):
             context.on("console", on_console)
-            contexts.append(context)
-        try:
-            yield contexts[0], contexts[1], problems
-        finally:
-            for context in contexts:
-                await context.close()
+        yield english, japanese, problems
 
 
 def screenshot_path(name: str) -> Path:

@@ -5,37 +5,23 @@ a real process; Chromium is Debian's, driven by Playwright."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
+from ora.testing.browser import chromium_context, skip_reason
 from ora.testing.discord import DiscordEmulator
 from ora.testing.oidc import FakeOIDCProvider
 from tests.e2e.conftest import StartBot
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = [
     pytest.mark.browser,
-    # In CI (ORA_REQUIRE_BROWSER=1) a missing browser is a failure, not a skip.
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("ORA_REQUIRE_BROWSER"),
-        reason=f"{CHROMIUM} is missing (apt-get install -y chromium)",
-    ),
+    pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or ""),
 ]
 
 
@@ -47,15 +33,8 @@ async def provider() -> AsyncIterator[FakeOIDCProvider]:
 
 @pytest.fixture
 async def page(tmp_path: Path) -> AsyncIterator[Page]:
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            tmp_path / "profile", executable_path=CHROMIUM, args=ARGS, headless=True, locale="en-US", timeout=30_000
-        )
-        context.set_default_timeout(15_000)
-        try:
-            yield context.pages[0] if context.pages else await context.new_page()
-        finally:
-            await context.close()
+    async with chromium_context(tmp_path / "profile") as context:
+        yield context.pages[0] if context.pages else await context.new_page()
 
 
 async def test_login_from_discord_to_whoami_in_a_real_browser(
