@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -22,6 +23,7 @@ loader = lightbulb.Loader()
 
 PROMPT_MAX_CHARS = 4000
 MODEL_CHOICES = 25  # Discord's maximum number of autocomplete choices
+INTERRUPTED_NOTICE_SECONDS = 0.8  # shutdown gives a cancelled command about 1 s more
 
 
 class StreamedMessages:
@@ -59,6 +61,20 @@ async def model_choices(ctx: lightbulb.AutocompleteContext[str], llm: LLMClient 
     models = await llm.list_models()
     matching = [model for model in models if typed in model.lower()][:MODEL_CHOICES]
     await ctx.respond([model[:100] for model in matching])
+
+
+async def _say_interrupted(ctx: lightbulb.Context, replies: Replies, pacer: EditPacer, partial: str) -> None:
+    """The bot is stopping mid-answer: say so (keeping what arrived) rather than leave "thinking…" forever."""
+    note = replies.text(ctx, "chat.interrupted")
+    try:
+        async with asyncio.timeout(INTERRUPTED_NOTICE_SECONDS):
+            if partial:
+                await pacer.finish(f"{partial}\n\n{note}")
+                replies.answered(ctx)
+            else:
+                await replies.send_private(ctx, note)
+    except (TimeoutError, hikari.HikariError) as error:
+        log.warning("could not tell user %s that /chat was interrupted: %s", ctx.user.id, error)
 
 
 def error_text(replies: Replies, ctx: lightbulb.Context, error: LLMError) -> str:
@@ -124,17 +140,23 @@ class Chat(lightbulb.SlashCommand, name="commands.chat.name", description="comma
         pacer = EditPacer(shown.show)
         pacer.start()
         model = self.model or settings.llm_model
+        partial = ""
         try:
             done: StreamDone | None = None
             async with contextlib.aclosing(llm.stream_chat(messages, model)) as events:
                 async for event in events:
                     if isinstance(event, AnswerDelta):
-                        pacer.update(event.text)
+                        partial = event.text
+                        pacer.update(partial)
                     else:
                         done = event
         except LLMError as error:
             await self._fail(ctx, replies, pacer, error)
             return
+        except asyncio.CancelledError:
+            await pacer.cancel()
+            await _say_interrupted(ctx, replies, pacer, partial)
+            raise
         except BaseException:
             await pacer.cancel()
             raise

@@ -29,6 +29,7 @@ EN = {
     "chat.error.llm_error": "The LLM request failed: {detail}",
     "chat.note.cut": "⚠️ *The answer was cut off: {reason}*",
     "chat.note.length": "⚠️ *The answer stopped at the model's token limit.*",
+    "chat.interrupted": "⚠️ *The bot is restarting: this answer was interrupted. Please ask again in a moment.*",
 }
 
 JA = {
@@ -60,4 +61,5 @@ JA = {
     "chat.error.llm_error": "LLM へのリクエストに失敗しました: {detail}",
     "chat.note.cut": "⚠️ *回答が途中で切れました: {reason}*",
     "chat.note.length": "⚠️ *モデルのトークン上限で回答が止まりました。*",
+    "chat.interrupted": "⚠️ *ボットの再起動により回答が中断されました。少し待ってからもう一度お試しください。*",
 }

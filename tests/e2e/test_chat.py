@@ -199,3 +199,21 @@ async def test_hung_llm_blocks_neither_ping_nor_other_users_and_busy_is_clear(
     someone = await emulator.send_command("chat", {"prompt": "hi"}, user=User(id=8000, username="new"))
     body = await someone.wait_initial(timeout=3)
     assert "too many questions" in body["data"]["content"]
+
+
+async def test_shutdown_mid_answer_says_it_was_interrupted_and_exits_0(
+    emulator: DiscordEmulator, llm: FakeLLMServer, start_bot: StartBot
+) -> None:
+    bot = await start_bot(LLM_BASE_URL=llm.base_url, LLM_READ_TIMEOUT="30")
+    llm.script(answer="Partial words arrive and then", chunk_size=6, fault="hang_after_first")
+    streaming = await emulator.send_command("chat", {"prompt": "hi"})
+    await streaming.wait_message(lambda m: m["content"].startswith("Partia"), timeout=10)
+    llm.script(fault="hang")
+    waiting = await emulator.send_command("chat", {"prompt": "hi"}, user=User(id=4444, username="waiting"))
+    await waiting.wait_initial()
+    assert await bot.stop(timeout=10) == 0
+    kept = await streaming.wait_message(lambda m: "interrupted" in m["content"], timeout=5)
+    assert kept["content"].startswith("Partia")
+    notice = await waiting.wait_message(lambda m: "interrupted" in m["content"], timeout=5)
+    assert waiting.ephemeral
+    assert "restarting" in notice["content"]
