@@ -16,13 +16,14 @@ from collections.abc import Awaitable, Callable
 import attrs
 import hikari
 import lightbulb
-from lightbulb.prefab import MissingRequiredPermission
 
 from ora.chat.limits import ChatLimiter
 from ora.config import ConfigError, Settings, load_settings
+from ora.gateway import FatalError, start_gateway, subscribe_gateway_logging, wait_for_stop
 from ora.i18n import Catalog
 from ora.logs import configure_logging
-from ora.replies import Replies, UserFacingError, new_error_id
+from ora.pipeline import handle_command_error, subscribe_unknown_commands, track_in_flight
+from ora.replies import Replies
 from ora.runtime import DependencyProbe, Runtime
 from ora.services.datasets import DatasetService
 from ora.services.llm import LLMClient
@@ -33,7 +34,6 @@ from ora.web.auth import auth_routes
 from ora.web.server import WebServer, build_web_app
 
 log = logging.getLogger("ora")
-gateway_log = logging.getLogger("ora.gateway")
 
 EXTENSIONS = (
     "ora.extensions.core",
@@ -45,10 +45,6 @@ EXTENSIONS = (
 INTENTS = hikari.Intents.GUILDS  # slash commands need no privileged intents; GUILDS gives the guild count
 SHUTDOWN_DRAIN_SECONDS = 3.0
 EXIT_FATAL = 1
-
-
-class FatalError(Exception):
-    """The bot cannot run (rejected token, unusable database, …); the message says what to fix."""
 
 
 class Services:
@@ -68,94 +64,6 @@ class Services:
                     await close()
             except Exception:
                 log.exception("closing %s failed", name)
-
-
-def track_in_flight(runtime: Runtime) -> lightbulb.ExecutionHook:
-    """First step of every command: count it in flight, and refuse new work once shutdown began."""
-
-    @lightbulb.hook(lightbulb.ExecutionSteps.MAX_CONCURRENCY, name="track_in_flight")
-    def hook(_: lightbulb.ExecutionPipeline, __: lightbulb.Context) -> None:
-        if not runtime.accepting:
-            raise UserFacingError("error.busy")
-        runtime.track_current_task()
-
-    return hook
-
-
-async def handle_command_error(exc: lightbulb.exceptions.ExecutionPipelineFailedException, replies: Replies) -> bool:
-    """Every failure reaches the user as a short ephemeral message and the log as a line with the cause."""
-    ctx = exc.context
-    command = ctx.interaction.command_name
-    user_error = next((cause for cause in exc.causes if isinstance(cause, UserFacingError)), None)
-    try:
-        if user_error is not None:
-            log.info("/%s by user %s refused: %s", command, ctx.user.id, user_error.key)
-            await replies.fail(ctx, user_error.key, **user_error.values)
-        elif any(isinstance(cause, MissingRequiredPermission) for cause in exc.causes):
-            log.info("/%s by user %s refused: missing permissions", command, ctx.user.id)
-            await replies.fail(ctx, "error.permission")
-        else:
-            error_id = new_error_id()
-            cause = exc.causes[0] if exc.causes else exc
-            log.error("/%s by user %s failed (error id %s)", command, ctx.user.id, error_id, exc_info=cause)
-            await replies.fail(ctx, "error.internal", error_id=error_id)
-    except (TimeoutError, hikari.HikariError):
-        log.warning("could not tell user %s that /%s failed", ctx.user.id, command, exc_info=True)
-    return True
-
-
-def subscribe_unknown_commands(bot: hikari.GatewayBot, client: lightbulb.Client, catalog: Catalog) -> None:
-    """A command this bot does not have (deleted or renamed while a client still shows it, or not synced yet)
-    gets a short ephemeral answer and an INFO line, instead of Discord's "The application did not respond"."""
-
-    async def unknown(event: hikari.InteractionCreateEvent) -> None:
-        interaction = event.interaction
-        if not isinstance(interaction, hikari.CommandInteraction):
-            return
-        scope = interaction.registered_guild_id or 0  # lightbulb's key for global commands
-        if any(path[0] == interaction.command_name for path in client.invokable_commands.get(scope, {})):
-            return
-        log.info("user %s used /%s, which this bot does not have", interaction.user.id, interaction.command_name)
-        try:
-            await interaction.create_initial_response(
-                hikari.ResponseType.MESSAGE_CREATE,
-                catalog.t(interaction.locale, "error.unknown_command"),
-                flags=hikari.MessageFlag.EPHEMERAL,
-            )
-        except hikari.HikariError as error:
-            log.warning("could not answer the unknown command /%s: %s", interaction.command_name, error)
-
-    bot.subscribe(hikari.InteractionCreateEvent, unknown)
-
-
-def subscribe_gateway_logging(bot: hikari.GatewayBot, runtime: Runtime, client: lightbulb.Client) -> None:
-    """Connects, disconnects, resumes and READY at INFO; /healthz follows the gateway's state."""
-
-    async def connected(event: hikari.ShardConnectedEvent) -> None:
-        gateway_log.info("shard %s connected", event.shard.id)
-
-    async def disconnected(event: hikari.ShardDisconnectedEvent) -> None:
-        runtime.gateway_ready = False
-        gateway_log.info("shard %s disconnected; hikari reconnects by itself", event.shard.id)
-
-    async def ready(event: hikari.ShardReadyEvent) -> None:
-        runtime.gateway_ready = runtime.commands_synced
-        gateway_log.info(
-            "shard %s READY as %s (session %s, %d guilds)",
-            event.shard.id,
-            event.my_user,
-            event.session_id,
-            len(event.unavailable_guilds),
-        )
-
-    async def resumed(event: hikari.ShardResumedEvent) -> None:
-        runtime.gateway_ready = runtime.commands_synced
-        gateway_log.info("shard %s resumed its session", event.shard.id)
-
-    bot.subscribe(hikari.ShardConnectedEvent, connected)
-    bot.subscribe(hikari.ShardDisconnectedEvent, disconnected)
-    bot.subscribe(hikari.ShardReadyEvent, ready)
-    bot.subscribe(hikari.ShardResumedEvent, resumed)
 
 
 @attrs.frozen
@@ -282,9 +190,9 @@ async def run(settings: Settings) -> int:
             ) from error
         services.add("web server", web.stop)
 
-        await _start_gateway(bot, client, runtime, stop)
+        await start_gateway(bot, client, runtime, stop)
         if not stop.is_set():
-            await _wait_for_stop(bot, stop)
+            await wait_for_stop(bot, stop)
         log.info("shutting down")
         return 0
     except FatalError as error:
@@ -292,91 +200,6 @@ async def run(settings: Settings) -> int:
         return EXIT_FATAL
     finally:
         await _shutdown(bot, client, runtime, services)
-
-
-async def _start_gateway(
-    bot: hikari.GatewayBot, client: lightbulb.Client, runtime: Runtime, stop: asyncio.Event
-) -> None:
-    started = loop_time()
-    try:
-        await _until_stopped(bot.start(check_for_updates=False), stop)
-    except hikari.UnauthorizedError as error:
-        raise FatalError("Discord rejected DISCORD_BOT_TOKEN (401 Unauthorized); copy the token again") from error
-    except hikari.GatewayServerClosedConnectionError as error:
-        raise _gateway_fatal(error) from error
-    except (hikari.HTTPError, hikari.GatewayConnectionError) as error:
-        raise FatalError(f"cannot reach Discord: {error}") from error
-    if stop.is_set():
-        return
-    log.info("gateway ready in %.2f s; syncing application commands", loop_time() - started)
-    try:
-        await _until_stopped(client.start(), stop)
-    except (hikari.HTTPError, lightbulb.exceptions.LightbulbException) as error:
-        raise FatalError(f"command sync failed: {error}") from error
-    runtime.commands_synced = True
-    runtime.gateway_ready = True
-    log.info("ready: commands synced in %.2f s after start", loop_time() - started)
-
-
-def _gateway_fatal(error: hikari.GatewayServerClosedConnectionError) -> FatalError:
-    if error.code == hikari.ShardCloseCode.AUTHENTICATION_FAILED:
-        return FatalError("Discord rejected DISCORD_BOT_TOKEN (gateway close code 4004); copy the token again")
-    if error.code == hikari.ShardCloseCode.DISALLOWED_INTENT:
-        return FatalError("Discord refused the gateway intents (close code 4014)")
-    return FatalError(f"the Discord gateway closed the connection for good: {error}")
-
-
-GATEWAY_RESTARTS = 5
-GATEWAY_RESTART_WINDOW = 600.0
-
-
-async def _wait_for_stop(bot: hikari.GatewayBot, stop: asyncio.Event) -> None:
-    """Serve until a stop signal. A shard that dies on something hikari does not handle (a malformed gateway
-    frame: invalid JSON, a dispatch without a name, READY without a session) is not the end: the gateway
-    connection is closed and opened anew (a new session), at most GATEWAY_RESTARTS times per window.
-    Rejected credentials and other final close codes still end the bot."""
-    restarts: list[float] = []
-    while True:
-        try:
-            await _until_stopped(bot.join(), stop)
-        except hikari.GatewayServerClosedConnectionError as error:
-            if not error.can_reconnect:
-                raise _gateway_fatal(error) from error
-            cause: BaseException = error
-        except Exception as error:
-            cause = error
-        else:
-            if stop.is_set():
-                return
-            raise FatalError("the gateway connection ended unexpectedly")
-        now = loop_time()
-        restarts = [started for started in restarts if now - started < GATEWAY_RESTART_WINDOW]
-        if len(restarts) >= GATEWAY_RESTARTS:
-            raise FatalError(f"the gateway connection failed {len(restarts) + 1} times within 10 minutes: {cause!r}")
-        restarts.append(now)
-        gateway_log.error("the gateway connection failed; opening a new session", exc_info=cause)
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(10):
-                await bot.close()
-        await _until_stopped(bot.start(check_for_updates=False), stop)
-        if stop.is_set():
-            return
-
-
-async def _until_stopped(work: Awaitable[None], stop: asyncio.Event) -> None:
-    """Await `work` unless a stop signal comes first (then `work` is cancelled)."""
-    work_task = asyncio.ensure_future(work)
-    stop_task = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({work_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stop_task.cancel()
-    if work_task.done():
-        work_task.result()
-    else:
-        work_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await work_task
 
 
 async def _shutdown(
@@ -398,10 +221,6 @@ async def _shutdown(
             log.exception("closing the gateway connection failed")
     await services.close()
     log.info("stopped")
-
-
-def loop_time() -> float:
-    return asyncio.get_running_loop().time()
 
 
 def main() -> int:
