@@ -176,7 +176,7 @@ async def run(settings: Settings) -> int:
         registry.register_value(DatasetService, datasets)
         client.error_handler(handle_command_error)
         await client.load_extensions(*EXTENSIONS)
-        subscribe_gateway_logging(bot, runtime, client)
+        subscribe_gateway_logging(bot, runtime)
         subscribe_unknown_commands(bot, client, catalog)
 
         web_app = build_web_app(settings, store, runtime, [auth_routes(started.oidc, catalog)])

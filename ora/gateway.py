@@ -25,7 +25,7 @@ def loop_time() -> float:
     return asyncio.get_running_loop().time()
 
 
-def subscribe_gateway_logging(bot: hikari.GatewayBot, runtime: Runtime, client: lightbulb.Client) -> None:
+def subscribe_gateway_logging(bot: hikari.GatewayBot, runtime: Runtime) -> None:
     """Connects, disconnects, resumes and READY at INFO; /healthz follows the gateway's state."""
 
     async def connected(event: hikari.ShardConnectedEvent) -> None:

@@ -92,13 +92,10 @@ class Replies:
         """Note that a command filled its deferred response itself (e.g. by editing the interaction)."""
         self._awaiting_fill.pop(ctx.interaction.id, None)
 
-    async def edit(self, ctx: lightbulb.Context, content: str, response_id: hikari.Snowflakeish | None = None) -> None:
-        """Replace the text of a response (the initial or deferred one when `response_id` is None)."""
-        if response_id is None:
-            self._awaiting_fill.pop(ctx.interaction.id, None)
-            await ctx.interaction.edit_initial_response(content, **NO_MENTIONS)
-        else:
-            await ctx.edit_response(response_id, content, **NO_MENTIONS)
+    async def edit(self, ctx: lightbulb.Context, content: str) -> None:
+        """Replace the text of the initial (or deferred) response."""
+        self._awaiting_fill.pop(ctx.interaction.id, None)
+        await ctx.interaction.edit_initial_response(content, **NO_MENTIONS)
 
     async def fail(self, ctx: lightbulb.Context, key: str, /, **values: object) -> None:
         """A short failure message that only the user sees, whatever was sent before."""

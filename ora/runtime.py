@@ -43,10 +43,6 @@ class Runtime:
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._in_flight)
-
     async def drain(self, timeout: float) -> int:
         """Wait up to `timeout` for commands in flight; cancel the rest. Returns how many were cancelled."""
         pending = {task for task in self._in_flight if task is not asyncio.current_task()}

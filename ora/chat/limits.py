@@ -21,10 +21,6 @@ class ChatLimiter:
         self._per_user: Counter[int] = Counter()
         self._total = 0
 
-    @property
-    def running(self) -> int:
-        return self._total
-
     def refusal(self, user_id: int) -> Refusal | None:
         if self._per_user[user_id] >= self.max_per_user:
             return "user_busy"

@@ -24,7 +24,6 @@ class EditPacer:
         self._published = ""
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.publish_count = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="chat edit pacer")
@@ -57,7 +56,6 @@ class EditPacer:
             log.warning("an intermediate /chat edit failed", exc_info=True)
             return
         self._published = text
-        self.publish_count += 1
 
     async def finish(self, final_text: str) -> None:
         """Stop pacing and publish `final_text` (errors of this last publish propagate)."""
@@ -69,7 +67,6 @@ class EditPacer:
         if final_text and final_text != self._published:
             await self._publish(final_text)
             self._published = final_text
-            self.publish_count += 1
 
     async def cancel(self) -> None:
         if self._task is not None:

@@ -115,18 +115,18 @@ class OraApiClient:
             raise RuntimeError("OraApiClient.start() was not called")
         return self._session
 
-    async def _post_json(self, path: str, payload: dict[str, Any], timeout: float | None = None) -> Any:
+    async def _post_json(self, path: str, payload: dict[str, Any]) -> Any:
         url = f"{self.base_url}{path}"
         try:
             async with self.session.post(
-                url, json=payload, timeout=aiohttp.ClientTimeout(total=timeout or self._timeout)
+                url, json=payload, timeout=aiohttp.ClientTimeout(total=self._timeout)
             ) as response:
                 body = await _read_answer(response)
                 if body is None:
                     raise OraApiError("bad_response", "the answer was not JSON")
                 return body
         except TimeoutError as error:
-            raise OraApiError("timeout", f"no answer from {path} within {timeout or self._timeout:g} s") from error
+            raise OraApiError("timeout", f"no answer from {path} within {self._timeout:g} s") from error
         except aiohttp.ClientConnectionError as error:
             raise OraApiError("unreachable", f"cannot reach ORA ({type(error).__name__})") from error
 

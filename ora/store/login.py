@@ -136,15 +136,6 @@ class LoginQueries:
             (digest(code), discord_user_id, stamp, stamp + ttl),
         )
 
-    async def consume_link_code(self, code: str) -> int | None:
-        async with self._database.db.execute(
-            "UPDATE link_codes SET consumed_at = ? WHERE code_hash = ? AND consumed_at IS NULL AND expires_at > ?"
-            " RETURNING discord_user_id",
-            (now(), digest(code), now()),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return int(row["discord_user_id"]) if row else None
-
     async def purge_expired(self) -> int:
         """Delete expired login states, flows, pending links and link codes; returns rows removed."""
         stamp = now()

@@ -124,6 +124,8 @@ async def test_link_with_ora_shows_its_code_and_a_clear_error_when_ora_fails(
         message = await rec.wait_message(timeout=10)
         assert ora.issued_codes[0] in message["content"]
         assert ora.link_requests == [{"discord_user_id": str(emulator.default_user.id)}]
+        health = await emulator.send_command("health")
+        assert "ORA API: OK" in (await health.wait_message(timeout=10))["content"]
         ora.fault = "http500"
         rec = await emulator.send_command("link")
         message = await rec.wait_message(timeout=10)
