@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ora.store.base import Database, StoreError, digest
+from ora.store.base import Database, StoreError, WriteFailure, digest
 from ora.store.chat import ChatQueries
 from ora.store.datasets import DatasetQueries
 from ora.store.login import LoginQueries
@@ -29,6 +29,7 @@ __all__ = [
     "Store",
     "StoreError",
     "UserRecord",
+    "WriteFailure",
     "digest",
 ]
 
@@ -57,3 +58,7 @@ class Store(UserQueries, LoginQueries, DatasetQueries, ChatQueries):
 
     async def schema_version(self) -> int:
         return await self._database.schema_version()
+
+    def recent_write_failure(self) -> WriteFailure | None:
+        """The last refused write (disk full, read-only, I/O error) if it is recent and none succeeded since."""
+        return self._database.recent_write_failure()

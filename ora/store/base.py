@@ -1,23 +1,55 @@
-"""The SQLite connection: opening, WAL, foreign keys, versioned migrations, closing."""
+"""The SQLite connection: opening, WAL, foreign keys, versioned migrations, serialised statements, closing.
+
+Every statement goes through `Database`: there is no way to reach the raw connection. One asyncio lock orders
+all statements of the process, and a transaction holds that lock from BEGIN to COMMIT/ROLLBACK, so another
+coroutine's statement can never run inside someone else's transaction (and be rolled back with it). Inside a
+transaction, statements go through the `Transaction` handle; using the `Database` itself from the task that
+holds the transaction is a programming error that raises instead of deadlocking.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import logging
+import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
+import attrs
 
 log = logging.getLogger(__name__)
 
+Params = Sequence[Any]
+Row = sqlite3.Row
+WRITE_FAILURE_WINDOW = 60.0
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "BEGIN", "COMMIT")
+
+
+async def _run_to_end(step: Awaitable[Any]) -> None:
+    """Finish `step` even if the caller is cancelled meanwhile (then re-raise the cancellation).
+
+    The statement lock must not be released while a COMMIT or ROLLBACK is still queued on the connection.
+    """
+    task = asyncio.ensure_future(step)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    task.result()
+    if cancelled:
+        raise asyncio.CancelledError
+
 
 class StoreError(Exception):
-    """The database cannot be used (unreadable file, newer schema, failed migration)."""
+    """The database cannot be used (unreadable file, newer schema, failed migration, not open)."""
 
 
 def digest(secret: str) -> str:
@@ -42,16 +74,60 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+def _is_write(sql: str) -> bool:
+    return sql.lstrip().split(None, 1)[0].upper() in _WRITE_VERBS if sql.strip() else False
+
+
+@attrs.frozen
+class WriteFailure:
+    """The last write the database refused (disk full, read-only file, I/O error), for /healthz."""
+
+    at: float
+    reason: str
+
+
+class _Statements:
+    """execute / fetch_one / fetch_all on a connection; the caller holds the statement lock."""
+
+    def __init__(self, database: Database) -> None:
+        self._owner = database
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; returns the number of rows it changed."""
+        async with self._owner.guarded(sql):
+            cursor = await self._owner.connection.execute(sql, params)
+            count = cursor.rowcount
+            await cursor.close()
+        return max(count, 0)
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        async with self._owner.guarded(sql), self._owner.connection.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return row
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self._owner.guarded(sql), self._owner.connection.execute(sql, params) as cursor:
+            rows = await cursor.fetchall()
+        return list(rows)
+
+
+class Transaction(_Statements):
+    """Statements inside `Database.transaction()`; valid only until the block ends."""
+
+
 class Database:
-    """One aiosqlite connection shared by the whole process (SQLite serialises writers anyway)."""
+    """One aiosqlite connection shared by the whole process; statements and transactions strictly one at a time."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._connection: aiosqlite.Connection | None = None
-        self._transaction_lock = asyncio.Lock()
+        self._lock = asyncio.Lock()
+        self._transaction_task: asyncio.Task[Any] | None = None
+        self.last_write_failure: WriteFailure | None = None
+        self._direct = _Statements(self)
 
     @property
-    def db(self) -> aiosqlite.Connection:
+    def connection(self) -> aiosqlite.Connection:
         if self._connection is None:
             raise StoreError("the database is not open")
         return self._connection
@@ -82,13 +158,86 @@ class Database:
             raise
 
     async def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            await connection.close()
+        async with self._lock:
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                await connection.close()
+
+    # -- statements outside a transaction (each one is its own implicit transaction: autocommit) --
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        async with self._statement():
+            return await self._direct.execute(sql, params)
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        async with self._statement():
+            return await self._direct.fetch_one(sql, params)
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self._statement():
+            return await self._direct.fetch_all(sql, params)
+
+    async def execute_many(self, statements: Iterable[tuple[str, Params]]) -> int:
+        """Several statements in one transaction; returns the rows changed in all."""
+        changed = 0
+        async with self.transaction() as tx:
+            for sql, params in statements:
+                changed += await tx.execute(sql, params)
+        return changed
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception; no other statement runs meanwhile."""
+        async with self._statement():
+            self._transaction_task = asyncio.current_task()
+            handle = Transaction(self)
+            try:
+                await handle.execute("BEGIN IMMEDIATE")
+                try:
+                    yield handle
+                except BaseException:
+                    await _run_to_end(self._rollback())
+                    raise
+                await _run_to_end(handle.execute("COMMIT"))
+            finally:
+                self._transaction_task = None
+                # COMMIT itself failed (disk full): leave no transaction open behind us.
+                await _run_to_end(self._rollback())
+
+    async def _rollback(self) -> None:
+        if self._connection is not None and self._connection.in_transaction:
+            await self._connection.execute("ROLLBACK")
+
+    @asynccontextmanager
+    async def _statement(self) -> AsyncIterator[None]:
+        if self._transaction_task is not None and self._transaction_task is asyncio.current_task():
+            raise StoreError("a statement was issued on the Database inside its own transaction; use the handle")
+        async with self._lock:
+            yield
+
+    @asynccontextmanager
+    async def guarded(self, sql: str) -> AsyncIterator[None]:
+        """Records write failures (for /healthz) and clears them after the next successful write."""
+        try:
+            yield
+        except (sqlite3.OperationalError, sqlite3.DatabaseError) as error:
+            if _is_write(sql) and not isinstance(error, sqlite3.IntegrityError):
+                self.last_write_failure = WriteFailure(at=time.time(), reason=str(error))
+                log.error("a database write failed: %s", error)  # noqa: TRY400 - the caller gets the traceback
+            raise
+        else:
+            if _is_write(sql) and self.last_write_failure is not None and sql.split(None, 1)[0].upper() != "BEGIN":
+                log.info("database writes succeed again")
+                self.last_write_failure = None
+
+    def recent_write_failure(self, window: float = WRITE_FAILURE_WINDOW) -> WriteFailure | None:
+        failure = self.last_write_failure
+        if failure is not None and time.time() - failure.at <= window:
+            return failure
+        return None
 
     async def schema_version(self) -> int:
-        async with self.db.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
+        row = await self.fetch_one("PRAGMA user_version")
         return int(row[0]) if row else 0
 
     async def _migrate(self) -> None:
@@ -106,27 +255,15 @@ class Database:
             log.info("applying database migration %s", name)
             try:
                 # executescript commits first; BEGIN inside the script makes the migration atomic.
-                await self.db.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
+                async with self._lock:
+                    await self.connection.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
             except aiosqlite.Error as error:
-                if self.db.in_transaction:
-                    await self.db.execute("ROLLBACK")
+                if self.connection.in_transaction:
+                    await self.connection.execute("ROLLBACK")
                 raise StoreError(f"migration {name} failed: {error}") from error
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception; one at a time on the connection."""
-        async with self._transaction_lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.db
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
-            await self.db.execute("COMMIT")
 
     async def ping(self) -> bool:
         try:
-            async with self.db.execute("SELECT 1") as cursor:
-                return await cursor.fetchone() is not None
+            return await self.fetch_one("SELECT 1") is not None
         except (aiosqlite.Error, StoreError, ValueError):
             return False

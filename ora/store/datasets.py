@@ -23,17 +23,15 @@ class DatasetQueries:
     _database: Database
 
     async def find_dataset_by_hash(self, owner_id: int, sha256: str) -> DatasetRecord | None:
-        async with self._database.db.execute(
-            f"SELECT {_COLUMNS} FROM datasets WHERE owner_id = ? AND sha256 = ?",
-            (owner_id, sha256),
-        ) as cursor:
-            row = await cursor.fetchone()
+        row = await self._database.fetch_one(
+            f"SELECT {_COLUMNS} FROM datasets WHERE owner_id = ? AND sha256 = ?", (owner_id, sha256)
+        )
         return _record(row) if row else None
 
     async def add_dataset(self, new: NewDataset) -> DatasetRecord | None:
         """Insert the row; None when this owner already has the same content (same SHA-256)."""
         try:
-            async with self._database.db.execute(
+            row = await self._database.fetch_one(
                 "INSERT INTO datasets (owner_id, guild_id, name, original_filename, size_bytes, sha256,"
                 " content_type, stored_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 f" RETURNING {_COLUMNS}",
@@ -48,14 +46,13 @@ class DatasetQueries:
                     new.stored_path,
                     now(),
                 ),
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
         except aiosqlite.IntegrityError:
             return None
         return _record(row) if row else None
 
     async def set_dataset_remote_status(self, dataset_id: int, status: str, remote_id: str | None) -> None:
-        await self._database.db.execute(
+        await self._database.execute(
             "UPDATE datasets SET remote_status = ?, remote_id = ? WHERE id = ?", (status, remote_id, dataset_id)
         )
 
@@ -70,6 +67,5 @@ class DatasetQueries:
                 " ORDER BY created_at DESC, id DESC LIMIT ?"
             )
             params = (owner_id, guild_id, limit)
-        async with self._database.db.execute(query, params) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self._database.fetch_all(query, params)
         return [_record(row) for row in rows]

@@ -8,6 +8,8 @@ from __future__ import annotations
 from ora.store.base import Database, digest, now
 from ora.store.models import OAuthFlow, PendingLink
 
+MAX_FLOWS_PER_STATE = 3
+
 
 class LoginQueries:
     _database: Database
@@ -17,7 +19,7 @@ class LoginQueries:
     ) -> None:
         stamp = now()
         await self.purge_expired()
-        await self._database.db.execute(
+        await self._database.execute(
             "INSERT INTO login_states (state_hash, discord_user_id, discord_name, created_at, expires_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (digest(state), discord_user_id, discord_name, stamp, stamp + ttl),
@@ -25,19 +27,17 @@ class LoginQueries:
 
     async def login_state_name(self, state_hash: str) -> str | None:
         """The Discord user name recorded with a login state (used or not), if any."""
-        async with self._database.db.execute(
+        row = await self._database.fetch_one(
             "SELECT discord_name FROM login_states WHERE state_hash = ?", (state_hash,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return str(row["discord_name"]) if row and row["discord_name"] else None
 
     async def peek_login_state(self, state: str) -> int | None:
         """The Discord user of a state that is still usable (unknown, used, expired: None). Does not consume."""
-        async with self._database.db.execute(
+        row = await self._database.fetch_one(
             "SELECT discord_user_id FROM login_states WHERE state_hash = ? AND consumed_at IS NULL AND expires_at > ?",
             (digest(state), now()),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return int(row["discord_user_id"]) if row else None
 
     async def consume_login_state(self, state: str) -> int | None:
@@ -49,33 +49,43 @@ class LoginQueries:
 
     async def consume_login_state_by_hash(self, state_hash: str) -> int | None:
         """As `consume_login_state`, for a flow that kept only the digest."""
-        async with self._database.db.execute(
+        row = await self._database.fetch_one(
             "UPDATE login_states SET consumed_at = ?"
             " WHERE state_hash = ? AND consumed_at IS NULL AND expires_at > ?"
             " RETURNING discord_user_id",
             (now(), state_hash, now()),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return int(row["discord_user_id"]) if row else None
 
     async def create_oauth_flow(
         self, *, flow_secret: str, state: str, oauth_state: str, code_verifier: str, nonce: str, ttl: float
     ) -> None:
+        """Start one browser's trip; a state keeps at most `MAX_FLOWS_PER_STATE` flows (the newest ones).
+
+        Every visit of a live /login URL starts a flow, so without the cap one URL could fill the database.
+        """
         stamp = now()
-        await self._database.db.execute(
-            "INSERT INTO oauth_flows (flow_hash, state_hash, oauth_state, code_verifier, nonce, created_at,"
-            " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (digest(flow_secret), digest(state), oauth_state, code_verifier, nonce, stamp, stamp + ttl),
-        )
+        state_hash = digest(state)
+        async with self._database.transaction() as tx:
+            await tx.execute(
+                "DELETE FROM oauth_flows WHERE state_hash = ? AND flow_hash NOT IN"
+                " (SELECT flow_hash FROM oauth_flows WHERE state_hash = ? ORDER BY created_at DESC, rowid DESC"
+                " LIMIT ?)",
+                (state_hash, state_hash, MAX_FLOWS_PER_STATE - 1),
+            )
+            await tx.execute(
+                "INSERT INTO oauth_flows (flow_hash, state_hash, oauth_state, code_verifier, nonce, created_at,"
+                " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (digest(flow_secret), state_hash, oauth_state, code_verifier, nonce, stamp, stamp + ttl),
+            )
 
     async def take_oauth_flow(self, flow_secret: str, oauth_state: str) -> OAuthFlow | None:
         """Remove and return the flow matching both the browser cookie and the OAuth state (once)."""
-        async with self._database.db.execute(
+        row = await self._database.fetch_one(
             "DELETE FROM oauth_flows WHERE flow_hash = ? AND oauth_state = ? AND expires_at > ?"
             " RETURNING flow_hash, state_hash, oauth_state, code_verifier, nonce, expires_at",
             (digest(flow_secret), oauth_state, now()),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         if row is None:
             return None
         return OAuthFlow(
@@ -98,7 +108,7 @@ class LoginQueries:
         ttl: float,
     ) -> None:
         stamp = now()
-        await self._database.db.execute(
+        await self._database.execute(
             "INSERT INTO pending_links (csrf_hash, flow_hash, discord_user_id, google_sub, google_email,"
             " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -114,12 +124,11 @@ class LoginQueries:
 
     async def take_pending_link(self, csrf_token: str, flow_secret: str) -> PendingLink | None:
         """Remove and return the pending link for this CSRF token and browser (once)."""
-        async with self._database.db.execute(
+        row = await self._database.fetch_one(
             "DELETE FROM pending_links WHERE csrf_hash = ? AND flow_hash = ? AND expires_at > ?"
             " RETURNING discord_user_id, google_sub, google_email, flow_hash",
             (digest(csrf_token), digest(flow_secret), now()),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         if row is None:
             return None
         return PendingLink(
@@ -131,7 +140,7 @@ class LoginQueries:
 
     async def create_link_code(self, code: str, discord_user_id: int, ttl: float) -> None:
         stamp = now()
-        await self._database.db.execute(
+        await self._database.execute(
             "INSERT INTO link_codes (code_hash, discord_user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
             (digest(code), discord_user_id, stamp, stamp + ttl),
         )
@@ -139,11 +148,7 @@ class LoginQueries:
     async def purge_expired(self) -> int:
         """Delete expired login states, flows, pending links and link codes; returns rows removed."""
         stamp = now()
-        removed = 0
-        for table in ("oauth_flows", "pending_links", "login_states", "link_codes"):
-            cursor = await self._database.db.execute(
-                f"DELETE FROM {table} WHERE expires_at <= ?",
-                (stamp,),
-            )
-            removed += max(cursor.rowcount, 0)
-        return removed
+        return await self._database.execute_many(
+            (f"DELETE FROM {table} WHERE expires_at <= ?", (stamp,))
+            for table in ("oauth_flows", "pending_links", "login_states", "link_codes")
+        )

@@ -15,12 +15,11 @@ class UserQueries:
     _database: Database
 
     async def get_user(self, discord_user_id: int) -> UserRecord | None:
-        async with self._database.db.execute(
+        row = await self._database.fetch_one(
             "SELECT discord_user_id, google_sub, google_email, privacy_mode, linked_at"
             " FROM users WHERE discord_user_id = ?",
             (discord_user_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         if row is None:
             return None
         return UserRecord(
@@ -33,15 +32,14 @@ class UserQueries:
 
     async def get_privacy_mode(self, discord_user_id: int) -> PrivacyMode | None:
         """The user's own choice, or None when they never chose (then PRIVACY_DEFAULT applies)."""
-        async with self._database.db.execute(
+        row = await self._database.fetch_one(
             "SELECT privacy_mode FROM users WHERE discord_user_id = ?", (discord_user_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return cast("PrivacyMode | None", row["privacy_mode"]) if row else None
 
     async def set_privacy_mode(self, discord_user_id: int, mode: PrivacyMode) -> None:
         stamp = now()
-        await self._database.db.execute(
+        await self._database.execute(
             "INSERT INTO users (discord_user_id, privacy_mode, created_at, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (discord_user_id) DO UPDATE SET privacy_mode = excluded.privacy_mode,"
             " updated_at = excluded.updated_at",
@@ -56,15 +54,14 @@ class UserQueries:
         """
         stamp = now()
         try:
-            async with self._database.transaction() as db:
-                async with db.execute(
+            async with self._database.transaction() as tx:
+                holder = await tx.fetch_one(
                     "SELECT discord_user_id FROM users WHERE google_sub = ? AND discord_user_id != ?",
                     (sub, discord_user_id),
-                ) as cursor:
-                    holder = await cursor.fetchone()
+                )
                 if holder is not None:
                     raise LinkConflictError(int(holder["discord_user_id"]))
-                await db.execute(
+                await tx.execute(
                     "INSERT INTO users (discord_user_id, google_sub, google_email, linked_at, created_at,"
                     " updated_at) VALUES (?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (discord_user_id) DO UPDATE SET google_sub = excluded.google_sub,"
@@ -77,9 +74,9 @@ class UserQueries:
 
     async def unlink_google(self, discord_user_id: int) -> bool:
         """Forget the user's Google account; True when there was one."""
-        cursor = await self._database.db.execute(
+        changed = await self._database.execute(
             "UPDATE users SET google_sub = NULL, google_email = NULL, linked_at = NULL, updated_at = ?"
             " WHERE discord_user_id = ? AND google_sub IS NOT NULL",
             (now(), discord_user_id),
         )
-        return cursor.rowcount > 0
+        return changed > 0

@@ -50,14 +50,19 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 async def healthz(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
-    database = await request.app[STORE].ping()
-    ready = runtime.gateway_ready and database
-    body = {
-        "status": "ok" if ready else "starting" if not runtime.gateway_ready else "degraded",
+    store = request.app[STORE]
+    database = await store.ping()
+    write_failure = store.recent_write_failure()
+    ready = runtime.gateway_ready and database and write_failure is None
+    status = "ok" if ready else "starting" if not runtime.gateway_ready else "degraded"
+    body: dict[str, object] = {
+        "status": status,
         "gateway": runtime.gateway_ready,
-        "database": database,
+        "database": database and write_failure is None,
         "uptime_seconds": round(runtime.uptime, 3),
     }
+    if write_failure is not None:
+        body["reason"] = f"database writes are failing: {write_failure.reason}"
     return web.json_response(body, status=200 if ready else 503)
 
 

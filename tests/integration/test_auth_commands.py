@@ -6,7 +6,9 @@ The end-to-end version (real process, Discord emulator) is tests/e2e/test_accoun
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -94,8 +96,8 @@ async def test_login_hands_out_a_fresh_one_time_url(store: Store) -> None:
         assert len(state) >= 22  # at least 128 bits
         assert await store.peek_login_state(state) == USER
         # Only the digest is stored.
-        async with store._database.db.execute("SELECT state_hash FROM login_states") as cursor:
-            hashes = {row[0] for row in await cursor.fetchall()}
+        with contextlib.closing(sqlite3.connect(store.path)) as db:
+            hashes = {row[0] for row in db.execute("SELECT state_hash FROM login_states")}
         assert digest(state) in hashes
         assert state not in hashes
 
@@ -114,10 +116,8 @@ async def test_login_not_configured(store: Store) -> None:
         await run(account.Login, ctx, replies=Replies(store, settings, Catalog.load()), store=store, settings=settings)
         assert ctx.last[1]
         assert expected in ctx.last[0]
-    async with store._database.db.execute("SELECT COUNT(*) FROM login_states") as cursor:
-        row = await cursor.fetchone()
-    assert row is not None
-    assert row[0] == 0
+    with contextlib.closing(sqlite3.connect(store.path)) as db:
+        assert db.execute("SELECT COUNT(*) FROM login_states").fetchone() == (0,)
 
 
 async def test_login_mentions_an_existing_link(store: Store) -> None:

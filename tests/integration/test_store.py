@@ -10,6 +10,8 @@ import pytest
 
 from ora.store import LinkConflictError, NewDataset, Store, StoreError, digest
 from ora.store.base import migrations
+from ora.store.housekeeping import ExpiredRowsPurger
+from ora.store.login import MAX_FLOWS_PER_STATE
 
 
 @pytest.fixture
@@ -151,3 +153,60 @@ async def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None
         assert await store.login_state_name(digest("state-with-name")) == "aiko"
     finally:
         await store.close()
+
+
+async def test_chat_memory_keeps_only_the_turns_that_can_be_read_back(store: Store) -> None:
+    for index in range(16):
+        await store.add_chat_turn(1, 10, f"p{index}", f"a{index}", "m", keep=6)
+    await store.add_chat_turn(1, 11, "other channel", "a", "m", keep=6)
+    await store.add_chat_turn(2, 10, "other user", "a", "m", keep=6)
+    with sqlite3.connect(store.path) as raw:
+        kept = [
+            row[0]
+            for row in raw.execute("SELECT prompt FROM chat_turns WHERE user_id = 1 AND channel_id = 10 ORDER BY id")
+        ]
+        total = raw.execute("SELECT COUNT(*) FROM chat_turns").fetchone()[0]
+    assert kept == [f"p{index}" for index in range(10, 16)]
+    assert total == 8
+    turns = await store.recent_chat_turns(1, 10, max_turns=6, max_chars=10_000)
+    assert [turn.prompt for turn in turns] == kept
+
+
+async def test_chat_memory_disabled_stores_nothing(store: Store) -> None:
+    await store.add_chat_turn(1, 10, "p", "a", "m", keep=0)
+    assert await store.recent_chat_turns(1, 10, max_turns=6, max_chars=10_000) == []
+
+
+async def test_one_login_state_keeps_at_most_a_few_flows_newest_first(store: Store) -> None:
+    await store.create_login_state("flooded", 5, ttl=600)
+    for index in range(50):
+        await store.create_oauth_flow(
+            flow_secret=f"f{index}", state="flooded", oauth_state=f"o{index}", code_verifier="v", nonce="n", ttl=600
+        )
+    with sqlite3.connect(store.path) as raw:
+        rows = raw.execute("SELECT COUNT(*) FROM oauth_flows").fetchone()[0]
+    assert rows == MAX_FLOWS_PER_STATE
+    assert await store.take_oauth_flow("f49", "o49") is not None  # the newest browser can finish
+    assert await store.take_oauth_flow("f0", "o0") is None
+
+
+async def test_expired_rows_are_purged_on_a_timer_without_a_new_login(store: Store) -> None:
+    await store.create_login_state("old", 5, ttl=0.01)
+    await store.create_oauth_flow(flow_secret="f", state="old", oauth_state="o", code_verifier="v", nonce="n", ttl=0.01)
+    await store.create_link_code("code", 5, ttl=0.01)
+    purger = ExpiredRowsPurger(store, interval=0.05)
+    purger.start()
+    try:
+        async with asyncio.timeout(5):
+            while True:
+                with sqlite3.connect(store.path) as raw:
+                    left = sum(
+                        raw.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                        for table in ("login_states", "oauth_flows", "link_codes")
+                    )
+                if left == 0:
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        await purger.close()
+    assert left == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -57,6 +58,36 @@ async def test_healthz_is_503_when_the_database_is_gone(served: tuple[str, Runti
             "database": False,
             "uptime_seconds": 0,
         }
+
+
+async def write_until_full(store: Store) -> None:
+    filler = "x" * 4096
+    for index in range(200):
+        await store.add_chat_turn(1, 1, filler, filler, f"m{index}")
+
+
+async def test_healthz_is_503_with_the_reason_while_database_writes_fail(served: tuple[str, Runtime, Store]) -> None:
+    url, runtime, store = served
+    runtime.gateway_ready = True
+    # A real SQLITE_FULL: the file may not grow past its current size (what a full disk does to every write).
+    pages = await store._database.fetch_one("PRAGMA page_count")
+    assert pages is not None
+    await store._database.execute(f"PRAGMA max_page_count = {int(pages[0])}")
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        await write_until_full(store)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{url}/healthz") as response:
+            assert response.status == 503
+            body = await response.json()
+        assert body["status"] == "degraded"
+        assert body["database"] is False
+        assert "database writes are failing" in body["reason"]
+        assert "full" in body["reason"]
+        await store._database.execute("PRAGMA max_page_count = 1073741823")
+        await store.set_privacy_mode(1, "public")  # a write succeeds again: healthy again
+        async with session.get(f"{url}/healthz") as response:
+            assert response.status == 200
+            assert "reason" not in await response.json()
 
 
 async def test_every_response_carries_security_headers(served: tuple[str, Runtime, Store]) -> None:
