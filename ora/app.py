@@ -21,15 +21,18 @@ from ora.chat.limits import ChatLimiter
 from ora.config import ConfigError, Settings, load_settings
 from ora.gateway import FatalError, start_gateway, subscribe_gateway_logging, wait_for_stop
 from ora.i18n import Catalog
+from ora.linkd_compat import cache_injection_resolvers
 from ora.logs import configure_logging
 from ora.pipeline import handle_command_error, subscribe_unknown_commands, track_in_flight
 from ora.replies import Replies
 from ora.runtime import DependencyProbe, Runtime
 from ora.services.datasets import DatasetService
+from ora.services.downloads import UrlPolicy
 from ora.services.llm import LLMClient
 from ora.services.oidc import OIDCClient
 from ora.services.ora_api import OraApiClient
 from ora.store import Store, StoreError
+from ora.store.housekeeping import ExpiredRowsPurger
 from ora.web.auth import auth_routes
 from ora.web.server import WebServer, build_web_app
 
@@ -116,6 +119,7 @@ async def start_services(settings: Settings, services: Services, runtime: Runtim
 
 async def run(settings: Settings) -> int:
     """Run until SIGINT/SIGTERM (exit 0) or a fatal error (exit 1)."""
+    cache_injection_resolvers()  # an upstream defect in lightbulb's dependency injection (linkd)
     runtime = Runtime(probe_timeout=settings.health_probe_timeout)
     services = Services()
     stop = asyncio.Event()
@@ -133,6 +137,9 @@ async def run(settings: Settings) -> int:
         except StoreError as error:
             raise FatalError(str(error)) from error
         services.add("database", store.close)
+        purger = ExpiredRowsPurger(store)
+        purger.start()
+        services.add("expired-row purger", purger.close)
         started = await start_services(settings, services, runtime)
 
         bot = hikari.GatewayBot(
@@ -168,8 +175,12 @@ async def run(settings: Settings) -> int:
             settings.dataset_dir,
             settings.dataset_max_bytes,
             started.ora,
+            url_policy=UrlPolicy.for_discord(settings.discord_rest_url),
             download_timeout=settings.dataset_download_timeout,
             upload_attempts=settings.ora_upload_attempts,
+            max_per_user=settings.dataset_max_per_user,
+            quota_bytes=settings.dataset_quota_bytes,
+            slot_wait=settings.dataset_slot_wait,
         )
         await datasets.start()
         services.add("dataset service", datasets.close)  # closed before the ORA client and the database

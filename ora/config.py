@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,6 +21,8 @@ import environs
 
 PrivacyMode = Literal["private", "public"]
 PRIVACY_MODES: tuple[PrivacyMode, ...] = ("private", "public")
+ThinkPrefix = Literal["auto", "always", "never"]
+THINK_PREFIXES: tuple[ThinkPrefix, ...] = ("auto", "always", "never")
 
 DEFAULT_REST_URL = "https://discord.com/api/v10"
 DEFAULT_SYSTEM_PROMPT = "You are ORA, a helpful assistant in a Discord community. Answer concisely."
@@ -66,6 +69,11 @@ class Settings:
     llm_read_timeout: float = 60.0
     llm_timeout: float = 300.0
     llm_system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    llm_max_tokens: int = 4096
+    llm_models: tuple[str, ...] = ()
+    llm_think_prefix: ThinkPrefix = "auto"
+    chat_max_answer_chars: int = 8000
+    chat_max_messages: int = 5
     chat_history_turns: int = 6
     chat_history_chars: int = 6000
     chat_max_concurrent: int = 4
@@ -73,13 +81,21 @@ class Settings:
     privacy_default: PrivacyMode = "private"
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    web_read_timeout: float = 10.0
+    web_idle_timeout: float = 30.0
+    web_max_connections: int = 256
+    web_trusted_proxies: tuple[str, ...] = ()
     google_client_id: str | None = None
     google_client_secret: str | None = attrs.field(default=None, repr=False)
     google_issuer: str = "https://accounts.google.com"
     login_state_ttl: int = 900
+    login_rate_limit: int = 30
     dataset_dir: Path = Path("datasets")
     dataset_max_bytes: int = 25 * 1024 * 1024
     dataset_download_timeout: float = 120.0
+    dataset_max_per_user: int = 1
+    dataset_quota_bytes: int = 200 * 1024 * 1024
+    dataset_slot_wait: float = 30.0
     health_probe_timeout: float = 2.0
 
     @property
@@ -255,6 +271,11 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         "llm_read_timeout": read.parse("LLM_READ_TIMEOUT", _positive_float, 60.0),
         "llm_timeout": read.parse("LLM_TIMEOUT", _answer_timeout, 300.0),
         "llm_system_prompt": read.raw("LLM_SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
+        "llm_max_tokens": read.parse("LLM_MAX_TOKENS", _non_negative_int, 4096),
+        "llm_models": read.parse("LLM_MODELS", _names, tuple[str, ...]()),
+        "llm_think_prefix": read.parse("LLM_THINK_PREFIX", _think_prefix, "auto"),
+        "chat_max_answer_chars": read.parse("CHAT_MAX_ANSWER_CHARS", _answer_chars, 8000),
+        "chat_max_messages": read.parse("CHAT_MAX_MESSAGES", _message_count, 5),
         "chat_history_turns": read.parse("CHAT_HISTORY_TURNS", _non_negative_int, 6),
         "chat_history_chars": read.parse("CHAT_HISTORY_CHARS", _non_negative_int, 6000),
         "chat_max_concurrent": read.parse("CHAT_MAX_CONCURRENT", _positive_int, 4),
@@ -262,13 +283,21 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         "privacy_default": read.parse("PRIVACY_DEFAULT", _privacy, "private"),
         "web_host": read.raw("WEB_HOST") or "127.0.0.1",
         "web_port": read.parse("WEB_PORT", _port, 8080),
+        "web_read_timeout": read.parse("WEB_READ_TIMEOUT", _positive_float, 10.0),
+        "web_idle_timeout": read.parse("WEB_IDLE_TIMEOUT", _positive_float, 30.0),
+        "web_max_connections": read.parse("WEB_MAX_CONNECTIONS", _positive_int, 256),
+        "web_trusted_proxies": read.parse("WEB_TRUSTED_PROXIES", _ip_addresses, tuple[str, ...]()),
         "google_client_id": read.raw("GOOGLE_CLIENT_ID"),
         "google_client_secret": read.raw("GOOGLE_CLIENT_SECRET"),
         "google_issuer": read.parse("GOOGLE_ISSUER", _http_url, "https://accounts.google.com"),
         "login_state_ttl": read.parse("LOGIN_STATE_TTL", _positive_int, 900),
+        "login_rate_limit": read.parse("LOGIN_RATE_LIMIT", _non_negative_int, 30),
         "dataset_dir": Path(dataset_dir_raw) if dataset_dir_raw else db_path.parent / "datasets",
         "dataset_max_bytes": read.parse("DATASET_MAX_BYTES", _positive_int, 25 * 1024 * 1024),
         "dataset_download_timeout": read.parse("DATASET_DOWNLOAD_TIMEOUT", _positive_float, 120.0),
+        "dataset_max_per_user": read.parse("DATASET_MAX_PER_USER", _positive_int, 1),
+        "dataset_quota_bytes": read.parse("DATASET_QUOTA_BYTES", _positive_int, 200 * 1024 * 1024),
+        "dataset_slot_wait": read.parse("DATASET_SLOT_WAIT", _positive_float, 30.0),
         "health_probe_timeout": read.parse("HEALTH_PROBE_TIMEOUT", _positive_float, 2.0),
     }
     if bool(values["google_client_id"]) != bool(values["google_client_secret"]):
@@ -276,6 +305,46 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
     if read.problems or token is None:
         raise ConfigError(read.problems)
     return Settings(discord_token=token, discord_app_id=app_id, **values)  # type: ignore[arg-type]
+
+
+def _ip_addresses(value: str) -> tuple[str, ...]:
+    """A comma-separated list of IP addresses (the reverse proxies whose X-Forwarded-For is believed)."""
+    addresses: list[str] = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            addresses.append(str(ipaddress.ip_address(item)))
+        except ValueError:
+            raise ValueError(f"{item[:60]!r} is not an IP address (give addresses, comma-separated)") from None
+    return tuple(addresses)
+
+
+def _names(value: str) -> tuple[str, ...]:
+    """A comma-separated list of names (model ids), duplicates and blanks dropped."""
+    return tuple(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))
+
+
+def _think_prefix(value: str) -> ThinkPrefix:
+    lowered = value.lower()
+    for prefix in THINK_PREFIXES:
+        if lowered == prefix:
+            return prefix
+    raise ValueError("expected 'auto', 'always' or 'never'")
+
+
+def _answer_chars(value: str) -> int:
+    number = _positive_int(value)
+    if number < 200:
+        raise ValueError("expected at least 200 characters")
+    return number
+
+
+def _message_count(value: str) -> int:
+    number = _positive_int(value)
+    if number > 50:
+        raise ValueError("expected a number of messages between 1 and 50")
+    return number
 
 
 def _non_negative_int(value: str) -> int:

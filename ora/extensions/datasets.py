@@ -4,6 +4,10 @@
 lets `DatasetService` download and store the file, shows the result, then waits — never holding anything but
 this interaction — for the upload to ORA and edits the message with its outcome. Failures are ephemeral: after a
 public deferral the "thinking" message is deleted and the error goes out as an ephemeral follow-up.
+
+An upload the bot's restart interrupts resumes at the next start; the interaction token is not kept across the
+restart, so the outcome then shows in `/dataset list` (which shows every upload's state) rather than in the
+original message.
 """
 
 from __future__ import annotations
@@ -19,8 +23,6 @@ import lightbulb
 
 from ora.replies import Replies, new_error_id
 from ora.services.datasets import (
-    STATUS_LOCAL_ONLY,
-    STATUS_UPLOADED,
     AddResult,
     DatasetEntry,
     DatasetError,
@@ -28,6 +30,7 @@ from ora.services.datasets import (
     UploadOutcome,
 )
 from ora.store import DatasetRecord
+from ora.store.models import UploadState
 
 log = logging.getLogger(__name__)
 loader = lightbulb.Loader()
@@ -63,9 +66,11 @@ def discord_time(timestamp: float) -> str:
 
 
 def _error_text(ctx: lightbulb.Context, replies: Replies, error: DatasetError, error_id: str) -> str:
-    values: dict[str, object] = {"error_id": error_id, "size_note": "", "status_note": "", "limit": "?"}
+    values: dict[str, object] = {"error_id": error_id, "size_note": "", "status_note": "", "limit": "?", "used": "?"}
     if error.limit is not None:
         values["limit"] = human_size(error.limit)
+    if error.used is not None:
+        values["used"] = human_size(error.used)
     if error.size is not None:
         values["size_note"] = replies.text(ctx, "datasets.error.too_large.size_note", size=human_size(error.size))
     if error.status is not None:
@@ -73,22 +78,31 @@ def _error_text(ctx: lightbulb.Context, replies: Replies, error: DatasetError, e
     return replies.text(ctx, f"datasets.error.{error.code}", **values)
 
 
-def _status_text(ctx: lightbulb.Context, replies: Replies, status: str, remote_id: str | None) -> str:
-    if status == STATUS_UPLOADED:
+def _status_text(
+    ctx: lightbulb.Context, replies: Replies, state: UploadState, remote_id: str | None, error: str | None
+) -> str:
+    """The upload's end (uploaded or failed); anything else is still on its way to ORA."""
+    if state == "uploaded":
         if remote_id:
             # Shown in a code span, where backslash escapes would show literally: only backticks must go.
             return replies.text(ctx, "datasets.status.uploaded", remote_id=remote_id.replace("`", "'"))
         return replies.text(ctx, "datasets.status.uploaded_no_id")
-    if status == STATUS_LOCAL_ONLY:
+    if state == "failed":
+        return replies.text(ctx, "datasets.status.failed", reason=escape_markdown(error or "?"))
+    return replies.text(ctx, "datasets.add.upload_later")
+
+
+def _stored_status(ctx: lightbulb.Context, replies: Replies, datasets: DatasetService, record: DatasetRecord) -> str:
+    """What the answer says about ORA when no upload is running for this add."""
+    if not datasets.ora_enabled and record.upload_state != "uploaded":
         return replies.text(ctx, "datasets.status.local_only")
-    reason = status.removeprefix("failed:").strip()
-    return replies.text(ctx, "datasets.status.failed", reason=escape_markdown(reason))
+    return _status_text(ctx, replies, record.upload_state, record.remote_id, record.upload_error)
 
 
 def _outcome_text(ctx: lightbulb.Context, replies: Replies, outcome: UploadOutcome | None) -> str:
     if outcome is None:
         return replies.text(ctx, "datasets.add.still_uploading")
-    return _status_text(ctx, replies, outcome.status, outcome.remote_id)
+    return _status_text(ctx, replies, outcome.state, outcome.remote_id, outcome.error)
 
 
 def _summary(ctx: lightbulb.Context, replies: Replies, result: AddResult) -> str:
@@ -102,19 +116,29 @@ def _summary(ctx: lightbulb.Context, replies: Replies, result: AddResult) -> str
     )
 
 
-def _list_status(ctx: lightbulb.Context, replies: Replies, entry: DatasetEntry) -> str:
-    status = entry.record.remote_status
+def _list_status(ctx: lightbulb.Context, replies: Replies, datasets: DatasetService, entry: DatasetEntry) -> str:
+    record = entry.record
+    if record.upload_state == "uploaded":
+        return replies.text(ctx, "datasets.list.status.uploaded")
+    if record.upload_state == "failed":
+        reason = (record.upload_error or "?")[:80]
+        return replies.text(ctx, "datasets.list.status.failed", reason=escape_markdown(reason))
+    if not datasets.ora_enabled:
+        return replies.text(ctx, "datasets.list.status.local_only")
+    if entry.uploading and record.upload_state == "pending" and record.upload_error:
+        return replies.text(
+            ctx,
+            "datasets.list.status.retrying",
+            attempt=record.upload_attempts,
+            attempts=datasets.upload_attempts,
+            reason=escape_markdown(record.upload_error[:80]),
+        )
     if entry.uploading:
         return replies.text(ctx, "datasets.list.status.uploading")
-    if status == STATUS_UPLOADED:
-        return replies.text(ctx, "datasets.list.status.uploaded")
-    if status == STATUS_LOCAL_ONLY:
-        return replies.text(ctx, "datasets.list.status.local_only")
-    reason = status.removeprefix("failed:").strip()[:80]
-    return replies.text(ctx, "datasets.list.status.failed", reason=escape_markdown(reason))
+    return replies.text(ctx, "datasets.list.status.waiting")
 
 
-def _list_line(ctx: lightbulb.Context, replies: Replies, entry: DatasetEntry) -> str:
+def _list_line(ctx: lightbulb.Context, replies: Replies, datasets: DatasetService, entry: DatasetEntry) -> str:
     record: DatasetRecord = entry.record
     name = record.name if len(record.name) <= LIST_NAME_CHARS else record.name[: LIST_NAME_CHARS - 1] + "…"
     return replies.text(
@@ -123,7 +147,7 @@ def _list_line(ctx: lightbulb.Context, replies: Replies, entry: DatasetEntry) ->
         name=escape_markdown(name),
         size=human_size(record.size_bytes),
         date=discord_time(record.created_at),
-        status=_list_status(ctx, replies, entry),
+        status=_list_status(ctx, replies, datasets, entry),
     )
 
 
@@ -202,10 +226,7 @@ class AddDataset(
 
         summary = _summary(ctx, replies, result)
         if result.upload is None:
-            record = result.record
-            await _edit(
-                ctx, replies, f"{summary}\n{_status_text(ctx, replies, record.remote_status, record.remote_id)}"
-            )
+            await _edit(ctx, replies, f"{summary}\n{_stored_status(ctx, replies, datasets, result.record)}")
             return
         waiting = "datasets.add.retrying_upload" if result.duplicate else "datasets.add.uploading"
         await _edit(ctx, replies, f"{summary}\n{replies.text(ctx, waiting)}")
@@ -240,5 +261,5 @@ class ListDatasets(
             await replies.say(ctx, "datasets.list.empty")
             return
         lines = [replies.text(ctx, "datasets.list.header")]
-        lines += [_list_line(ctx, replies, entry) for entry in entries]
+        lines += [_list_line(ctx, replies, datasets, entry) for entry in entries]
         await replies.send(ctx, "\n".join(lines))

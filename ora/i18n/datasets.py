@@ -21,7 +21,10 @@ EN: dict[str, str] = {
     "datasets.add.retrying_upload": "Its earlier upload to ORA did not succeed: sending it again…",
     "datasets.add.still_uploading": "The upload to ORA is still running; `/dataset list` will show how it ends.",
     "datasets.add.interrupted": (
-        "The bot is restarting: the upload to ORA was interrupted. Add the file again to retry."
+        "The bot is restarting: the upload to ORA will resume when it is back. `/dataset list` shows how it ends."
+    ),
+    "datasets.add.upload_later": (
+        "The bot is restarting: the file will be sent to ORA when it is back. `/dataset list` shows how it goes."
     ),
     "datasets.status.uploaded": "Uploaded to ORA (id `{remote_id}`).",
     "datasets.status.uploaded_no_id": "Uploaded to ORA.",
@@ -34,6 +37,8 @@ EN: dict[str, str] = {
     "datasets.list.status.failed": "upload failed: {reason}",
     "datasets.list.status.local_only": "local only",
     "datasets.list.status.uploading": "uploading…",
+    "datasets.list.status.waiting": "waiting to be sent to ORA",
+    "datasets.list.status.retrying": "retrying (attempt {attempt} of {attempts} failed: {reason})",
     "datasets.error.too_large": "This file is too large: the limit is {limit}{size_note}.",
     "datasets.error.too_large.size_note": " and the file is {size}",
     "datasets.error.download_failed": (
@@ -52,6 +57,20 @@ EN: dict[str, str] = {
         "The file could not be saved on the bot's disk. Nothing was stored (error id `{error_id}`)."
     ),
     "datasets.error.shutting_down": "The bot is restarting. Nothing was stored; please try again in a moment.",
+    "datasets.error.url_refused": (
+        "This attachment's address is not one of Discord's attachment hosts, so the bot did not download it."
+        " Nothing was stored."
+    ),
+    "datasets.error.busy": (
+        "Your previous `/dataset add` is still running. Wait until it has finished, then try again. Nothing was stored."
+    ),
+    "datasets.error.quota_exceeded": (
+        "This file does not fit in your dataset storage: you are using {used} of {limit}{size_note}."
+        " Nothing was stored."
+    ),
+    "datasets.error.server_busy": (
+        "The bot is busy with other downloads right now. Nothing was stored; please try again in a minute."
+    ),
     "datasets.error.unexpected": "Something went wrong while adding the dataset (error id `{error_id}`).",
     "datasets.error.list_failed": "Your datasets could not be listed right now (error id `{error_id}`).",
 }
@@ -74,7 +93,12 @@ JA: dict[str, str] = {
     "datasets.add.uploading": "ORA に送信しています…",
     "datasets.add.retrying_upload": "以前の ORA への送信が完了していないため、もう一度送信しています…",
     "datasets.add.still_uploading": "ORA への送信はまだ続いています。結果は `/dataset list` で確認できます。",
-    "datasets.add.interrupted": "ボットの再起動のため ORA への送信が中断されました。もう一度追加すると再送信します。",
+    "datasets.add.interrupted": (
+        "ボットの再起動のため ORA への送信を中断しました。復帰後に再開します。結果は `/dataset list` で確認できます。"
+    ),
+    "datasets.add.upload_later": (
+        "ボットの再起動のため、ORA へはボットの復帰後に送信します。結果は `/dataset list` で確認できます。"
+    ),
     "datasets.status.uploaded": "ORA に送信しました（ID `{remote_id}`）。",
     "datasets.status.uploaded_no_id": "ORA に送信しました。",
     "datasets.status.failed": (
@@ -88,6 +112,8 @@ JA: dict[str, str] = {
     "datasets.list.status.failed": "送信失敗: {reason}",
     "datasets.list.status.local_only": "ローカルのみ",
     "datasets.list.status.uploading": "送信中…",
+    "datasets.list.status.waiting": "ORA への送信待ち",
+    "datasets.list.status.retrying": "再試行待ち（{attempts} 回中 {attempt} 回目が失敗: {reason}）",
     "datasets.error.too_large": "ファイルが大きすぎます。上限は {limit} です{size_note}。",
     "datasets.error.too_large.size_note": "（このファイルは {size}）",
     "datasets.error.download_failed": (
@@ -107,6 +133,19 @@ JA: dict[str, str] = {
         "ボットのディスクにファイルを保存できませんでした。保存していません（エラー ID `{error_id}`）。"
     ),
     "datasets.error.shutting_down": "ボットが再起動中です。保存していません。少し待ってからもう一度お試しください。",
+    "datasets.error.url_refused": (
+        "この添付ファイルのアドレスは Discord の添付ファイル用ホストではないため、ダウンロードしませんでした。"
+        "保存していません。"
+    ),
+    "datasets.error.busy": (
+        "前の `/dataset add` がまだ処理中です。終わってからもう一度お試しください。保存していません。"
+    ),
+    "datasets.error.quota_exceeded": (
+        "データセットの保存容量が足りません。{limit} のうち {used} を使用中です{size_note}。保存していません。"
+    ),
+    "datasets.error.server_busy": (
+        "ボットは他のダウンロードで混み合っています。保存していません。少し待ってからもう一度お試しください。"
+    ),
     "datasets.error.unexpected": "データセットの追加中に問題が発生しました（エラー ID `{error_id}`）。",
     "datasets.error.list_failed": "今はデータセットの一覧を表示できません（エラー ID `{error_id}`）。",
 }

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import attrs
 
 from ora.config import PrivacyMode
+
+#: Where a dataset is on its way to ORA: not sent yet (or waiting for a retry), an attempt running (or cut off by
+#: a crash), accepted by ORA, or given up on (attempts used up, or an answer that retrying cannot change).
+UploadState = Literal["pending", "uploading", "uploaded", "failed"]
+UPLOAD_STATES: tuple[UploadState, ...] = get_args(UploadState)
 
 
 @attrs.frozen
@@ -45,7 +52,12 @@ class DatasetRecord:
     sha256: str
     content_type: str | None
     stored_path: str
-    remote_status: str
+    upload_state: UploadState
+    #: attempts made (an attempt the bot's own shutdown cut off is given back; one a crash cut off is not)
+    upload_attempts: int
+    upload_error: str | None
+    #: when the next attempt is due (a retry after back-off, or a resume after a shutdown); None: not scheduled
+    upload_next_at: float | None
     remote_id: str | None
     created_at: float
 

@@ -2,7 +2,8 @@
 
 Ingestion reads the multipart upload as a stream (never whole in memory), computes the SHA-256 and size of
 the bytes it actually received and records them with the declared fields in `ingests`, so a test can tell
-what ORA got from what the bot claimed.
+what ORA got from what the bot claimed. An ingest whose client went away before the answer (a bot killed
+mid-upload, a client timeout) is recorded with status `CLIENT_CLOSED` and counts as not accepted.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import attrs
 from aiohttp import BodyPartReader, web
 
 _CHUNK = 64 * 1024
+#: Status recorded for an ingest whose client disconnected before it was answered (nginx's convention).
+CLIENT_CLOSED = 499
 
 
 @attrs.frozen
@@ -41,7 +44,9 @@ class FakeOraApi:
     """aiohttp server on 127.0.0.1; `fault` is None, `"http500"`, `"slow"` or `"bad_json"` (every route).
 
     For ingestion only: the next `ingest_failures` requests are answered with `ingest_failure_status` (then
-    ORA recovers), and `ingest_delay` seconds pass before each answer (after the body was read).
+    ORA recovers), and `ingest_delay` seconds pass before each answer (after the body was read). With
+    `hold_ingests`, each ingest waits after its body was read until `release_ingests()` (or until its client
+    goes away).
     """
 
     token: str | None = None
@@ -50,6 +55,7 @@ class FakeOraApi:
     ingest_failures: int = 0
     ingest_failure_status: int = 500
     ingest_delay: float = 0.0
+    hold_ingests: bool = False
     link_requests: list[dict[str, Any]] = attrs.field(factory=list)
     issued_codes: list[str] = attrs.field(factory=list)
     ingests: list[IngestRecord] = attrs.field(factory=list)
@@ -58,6 +64,8 @@ class FakeOraApi:
     _runner: web.AppRunner | None = None
     base_url: str = ""
     _ingest_signal: asyncio.Condition | None = None
+    _release: asyncio.Event | None = None
+    _notifying: set[asyncio.Task[None]] = attrs.field(factory=set)
 
     @property
     def accepted_ingests(self) -> list[IngestRecord]:
@@ -69,6 +77,22 @@ class FakeOraApi:
         signal = self._signal()
         async with asyncio.timeout(timeout), signal:
             await signal.wait_for(lambda: self.ingest_attempts >= count)
+
+    def release_ingests(self) -> None:
+        """Let held ingests (and later ones) be answered."""
+        self.hold_ingests = False
+        self._release_event().set()
+
+    def _release_event(self) -> asyncio.Event:
+        if self._release is None:
+            self._release = asyncio.Event()
+        return self._release
+
+    async def wait_ingests(self, count: int, timeout: float = 10.0) -> None:
+        """Wait (bounded) until at least `count` ingests ended (answered, or their client went away)."""
+        signal = self._signal()
+        async with asyncio.timeout(timeout), signal:
+            await signal.wait_for(lambda: len(self.ingests) >= count)
 
     def _signal(self) -> asyncio.Condition:
         if self._ingest_signal is None:
@@ -86,7 +110,8 @@ class FakeOraApi:
         app.router.add_post("/api/link/init", self._link_init)
         app.router.add_post("/api/datasets/ingest", self._ingest)
         self.setup_routes(app)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        # handler_cancellation: a client that goes away cancels its handler, so it is recorded as such.
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5, handler_cancellation=True)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         host, port = self._runner.addresses[0][:2]
@@ -144,17 +169,31 @@ class FakeOraApi:
         fields, filename, content_type, size, sha256 = received
         self.ingest_attempts += 1
         await self._notify_ingest()
-        if self.ingest_delay:
-            await asyncio.sleep(self.ingest_delay)
-        status, remote_id, response = self._ingest_answer(fields, size, sha256)
-        if response is None:
-            response = await self._apply_fault()
-            if response is not None:
-                status, remote_id = response.status, None
+        try:
+            if self.hold_ingests:
+                await self._release_event().wait()
+            if self.ingest_delay:
+                await asyncio.sleep(self.ingest_delay)
+            status, remote_id, response = self._ingest_answer(fields, size, sha256)
+            if response is None:
+                response = await self._apply_fault()
+                if response is not None:
+                    status, remote_id = response.status, None
+        except asyncio.CancelledError:  # the client went away before the answer
+            self.ingests.append(IngestRecord(fields, filename, content_type, size, sha256, CLIENT_CLOSED, None))
+            self._notify_soon()
+            raise
         self.ingests.append(IngestRecord(fields, filename, content_type, size, sha256, status, remote_id))
+        await self._notify_ingest()
         if response is not None:
             return response
         return web.json_response({"id": remote_id, "sha256": sha256, "size": size}, status=201)
+
+    def _notify_soon(self) -> None:
+        """Wake waiters from a handler being cancelled (it cannot await any more)."""
+        task = asyncio.get_running_loop().create_task(self._notify_ingest())
+        self._notifying.add(task)
+        task.add_done_callback(self._notifying.discard)
 
     def _ingest_answer(
         self, fields: dict[str, str], size: int, sha256: str

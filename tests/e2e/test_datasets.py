@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import signal
 import sqlite3
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -97,7 +98,7 @@ async def test_add_without_ora_keeps_the_file_locally_and_lists_it(
     sha = hashlib.sha256(b"id,text\n1,hello\n").hexdigest()
     assert sha[:12] in content
     (row,) = dataset_rows(bot_env)
-    assert row["remote_status"] == "local only"
+    assert row["upload_state"] == "pending"  # sent if ORA is configured one day
     assert row["original_filename"] == "notes.csv"
     assert row["stored_path"] == f"{emulator.default_user.id}/{sha}"
     assert files_under(dataset_dir) == [dataset_dir / str(emulator.default_user.id) / sha]
@@ -141,7 +142,7 @@ async def test_add_with_ora_uploads_and_reports_the_remote_id(
     assert ingest.fields["guild_id"] == str(emulator.default_guild.id)
     assert ingest.filename == "train.jsonl"
     (row,) = dataset_rows(bot_env)
-    assert row["remote_status"] == "uploaded"
+    assert (row["upload_state"], row["upload_attempts"]) == ("uploaded", 1)
     assert row["remote_id"] == ingest.remote_id
     assert row["size_bytes"] == 3 * MIB + 1
     assert len(files_under(dataset_dir)) == 1
@@ -170,7 +171,7 @@ async def test_ora_failing_once_is_retried(
     rec = await add_dataset(emulator, emulator.add_attachment("r.csv", b"retry"))
     await final_message(rec, "Uploaded to ORA")
     assert [ingest.status for ingest in fake_ora.ingests] == [500, 201]
-    assert dataset_rows(bot_env)[0]["remote_status"] == "uploaded"
+    assert dataset_rows(bot_env)[0]["upload_state"] == "uploaded"
 
 
 async def test_ora_always_failing_keeps_the_local_copy(
@@ -182,7 +183,8 @@ async def test_ora_always_failing_keeps_the_local_copy(
     assert "HTTP 500" in content
     assert fake_ora.ingest_attempts == 2  # ORA_UPLOAD_ATTEMPTS
     (row,) = dataset_rows(bot_env)
-    assert row["remote_status"].startswith("failed: HTTP 500")
+    assert (row["upload_state"], row["upload_attempts"]) == ("failed", 2)
+    assert row["upload_error"].startswith("HTTP 500")
     assert (dataset_dir / row["stored_path"]).read_bytes() == b"fails"
     rec = await emulator.send_command("dataset list")
     assert "upload failed" in str((await rec.wait_initial())["data"]["content"])
@@ -202,7 +204,9 @@ async def test_a_slow_ora_blocks_neither_the_interaction_nor_other_commands(
     content = await final_message(rec, "Upload to ORA failed", timeout=20)
     assert "no answer" in content
     assert fake_ora.ingest_attempts == 2
-    assert dataset_rows(bot_env)[0]["remote_status"].startswith("failed: no answer")
+    (row,) = dataset_rows(bot_env)
+    assert row["upload_state"] == "failed"
+    assert row["upload_error"].startswith("no answer")
 
 
 async def test_a_file_over_the_interaction_limit_is_refused_at_once(
@@ -294,16 +298,81 @@ async def test_japanese_users_get_japanese_replies(emulator: DiscordEmulator, lo
     assert "ローカルのみ" in str((await rec.wait_initial())["data"]["content"])
 
 
-async def test_stopping_during_an_upload_exits_cleanly_and_records_it(
+async def test_stopping_during_an_upload_exits_cleanly_and_the_restart_finishes_it(
     emulator: DiscordEmulator, fake_ora: FakeOraApi, start_bot: StartBot, bot_env: dict[str, str], dataset_dir: Path
 ) -> None:
-    fake_ora.fault = "slow"
-    bot = await start_bot(ORA_API_BASE_URL=fake_ora.base_url, ORA_API_TOKEN=ORA_TOKEN, ORA_API_TIMEOUT="60")
+    fake_ora.hold_ingests = True
+    ora = {"ORA_API_BASE_URL": fake_ora.base_url, "ORA_API_TOKEN": ORA_TOKEN, "ORA_API_TIMEOUT": "60"}
+    bot = await start_bot(**ora)
     rec = await add_dataset(emulator, emulator.add_attachment("stop.csv", b"interrupted upload"))
     await fake_ora.wait_ingest_attempts(1, timeout=10)
     assert await bot.stop(timeout=10) == 0
-    assert "interrupted" in rec.final_content()
+    assert "upload to ORA will resume" in rec.final_content()
     (row,) = dataset_rows(bot_env)
-    assert row["remote_status"] == "failed: interrupted (the bot stopped)"
+    assert (row["upload_state"], row["upload_attempts"]) == ("pending", 0)
+    assert row["upload_error"] == "interrupted (the bot stopped)"
     assert (dataset_dir / row["stored_path"]).read_bytes() == b"interrupted upload"
     assert list((dataset_dir / ".incoming").iterdir()) == []
+
+    fake_ora.release_ingests()
+    restarted = await start_bot(**ora)
+    await restarted.wait_for_line(r"dataset \d+ uploaded to ORA as", timeout=15)
+    (row,) = dataset_rows(bot_env)
+    assert row["upload_state"] == "uploaded"
+    (accepted,) = fake_ora.accepted_ingests
+    assert accepted.remote_id == row["remote_id"]
+
+
+async def test_a_bot_killed_mid_upload_finishes_it_exactly_once_after_a_restart(
+    emulator: DiscordEmulator, fake_ora: FakeOraApi, start_bot: StartBot, bot_env: dict[str, str], dataset_dir: Path
+) -> None:
+    fake_ora.hold_ingests = True  # ORA has the bytes but never answers: the bot is killed mid-upload
+    ora = {"ORA_API_BASE_URL": fake_ora.base_url, "ORA_API_TOKEN": ORA_TOKEN, "ORA_API_TIMEOUT": "60"}
+    bot = await start_bot(**ora)
+    attachment = emulator.add_attachment("killed.csv", size=MIB, seed=9)
+    rec = await add_dataset(emulator, attachment)
+    await final_message(rec, "Sending it to ORA")
+    await fake_ora.wait_ingest_attempts(1, timeout=10)
+    assert await bot.stop(signal.SIGKILL, timeout=10) == -signal.SIGKILL
+    await fake_ora.wait_ingests(1, timeout=10)  # ORA saw the client go away: not an accepted upload
+    assert fake_ora.accepted_ingests == []
+    (row,) = dataset_rows(bot_env)
+    assert (row["upload_state"], row["upload_attempts"]) == ("uploading", 1)  # as the crash left it
+
+    fake_ora.release_ingests()
+    restarted = await start_bot(**ora)
+    await restarted.wait_for_line(r"dataset \d+ uploaded to ORA as .* \(attempt 2,", timeout=15)
+    (row,) = dataset_rows(bot_env)
+    assert (row["upload_state"], row["upload_attempts"], row["upload_error"]) == ("uploaded", 2, None)
+    (accepted,) = fake_ora.accepted_ingests  # exactly once
+    assert accepted.sha256 == emulator.attachment_sha256(attachment) == row["sha256"]
+    assert accepted.remote_id == row["remote_id"]
+    assert fake_ora.ingest_attempts == 2
+    listing = await emulator.send_command("dataset list")
+    assert "uploaded" in str((await listing.wait_initial())["data"]["content"])
+    assert (dataset_dir / row["stored_path"]).stat().st_size == MIB
+
+
+async def test_an_attachment_redirected_off_discord_is_refused(
+    emulator: DiscordEmulator, fake_ora: FakeOraApi, local_bot: BotProcess, bot_env: dict[str, str], dataset_dir: Path
+) -> None:
+    attachment = emulator.add_attachment("moved.csv", b"not from discord")
+    emulator.attachment(attachment).redirect_to = f"{fake_ora.base_url}/"  # a server that would answer 200
+    rec = await add_dataset(emulator, attachment)
+    content = await final_message(rec, "not one of Discord's attachment hosts")
+    assert "Nothing was stored" in content
+    assert rec.ephemeral
+    assert dataset_rows(bot_env) == []
+    assert files_under(dataset_dir) == []
+
+
+async def test_a_full_quota_is_explained_in_japanese(
+    emulator: DiscordEmulator, start_bot: StartBot, bot_env: dict[str, str]
+) -> None:
+    await start_bot(DATASET_QUOTA_BYTES="2048")
+    first = await add_dataset(emulator, emulator.add_attachment("a.csv", b"a" * 1500), locale="ja")
+    await final_message(first, "を保存しました")
+    second = await add_dataset(emulator, emulator.add_attachment("b.csv", b"b" * 1000), locale="ja")
+    content = await final_message(second, "データセットの保存容量が足りません")
+    assert "2.0 KiB のうち 1.5 KiB を使用中です（このファイルは 1000 B）" in content
+    assert len(dataset_rows(bot_env)) == 1

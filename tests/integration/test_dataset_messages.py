@@ -42,7 +42,9 @@ def test_command_fields_respect_discord_limits(language: str) -> None:
 @pytest.mark.parametrize("code", ERROR_CODES)
 @pytest.mark.parametrize("locale", ["en-US", "ja"])
 def test_every_error_code_has_a_message(code: str, locale: str) -> None:
-    text = Catalog.load().t(locale, f"datasets.error.{code}", limit="1 MiB", size_note="", status_note="", error_id="x")
+    text = Catalog.load().t(
+        locale, f"datasets.error.{code}", limit="1 MiB", used="1 MiB", size_note="", status_note="", error_id="x"
+    )
     assert text and "{" not in text
 
 

@@ -110,7 +110,7 @@ async def test_datasets_duplicate_by_hash_and_newest_first(store: Store) -> None
         )
 
     first = await store.add_dataset(new("a" * 64))
-    assert first is not None and first.remote_status == "local only"
+    assert first is not None and (first.upload_state, first.upload_attempts) == ("pending", 0)
     assert await store.add_dataset(new("a" * 64)) is None
     for index in range(12):
         await store.add_dataset(new(f"{index:064d}"))
@@ -119,9 +119,10 @@ async def test_datasets_duplicate_by_hash_and_newest_first(store: Store) -> None
     assert len(listed) == 10
     assert listed[0].sha256 == f"{11:064d}"
     assert all(item.guild_id == 9 for item in listed)
-    await store.set_dataset_remote_status(first.id, "uploaded", "remote-1")
+    assert await store.begin_dataset_upload_attempt(first.id) == 1
+    await store.record_dataset_uploaded(first.id, "remote-1")
     found = await store.find_dataset_by_hash(1, "a" * 64)
-    assert found is not None and (found.remote_status, found.remote_id) == ("uploaded", "remote-1")
+    assert found is not None and (found.upload_state, found.remote_id) == ("uploaded", "remote-1")
 
 
 async def test_chat_memory_is_bounded_by_turns_and_characters(store: Store) -> None:

@@ -7,7 +7,9 @@ points at ``/media/attachments/…`` (Discord's ``media.discordapp.net``) and se
 Large files need not be held in memory: ``size=…, seed=…`` makes deterministic pseudo-random bytes that are
 generated and streamed in 64 KiB chunks. Fault injection per attachment: ``"404"``, ``"403"``,
 ``"drop_mid_body"`` (connection closed after half the body), ``"wrong_length"`` (``Content-Length`` larger than the
-body, then the connection is closed), ``"slow"`` (body trickles out in small chunks with pauses).
+body, then the connection is closed), ``"slow"`` (body trickles out in small chunks with pauses). Setting
+``redirect_to`` on a stored attachment makes the CDN answer ``302 Found`` with that ``Location`` instead of the
+bytes (a CDN that sends clients elsewhere).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class StoredAttachment:
     description: str | None = None
     ephemeral: bool = False
     downloads: int = 0
+    redirect_to: str | None = None
 
     def chunks(self) -> Iterator[bytes]:
         """The attachment's bytes in chunks of at most 64 KiB."""
@@ -153,6 +156,9 @@ class AttachmentStore:
             self.requests.append((item.id, "expired"))
             return web.Response(status=404, text="This content is no longer available.")
         item.downloads += 1
+        if item.redirect_to is not None:
+            self.requests.append((item.id, "redirect"))
+            raise web.HTTPFound(item.redirect_to)
         if item.fault in {"404", "403"}:
             self.requests.append((item.id, str(item.fault)))
             status = 404 if item.fault == "404" else 403
