@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["lint", "types", "tests"]
@@ -32,7 +35,24 @@ def types(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole pytest suite: unit, integration, end-to-end (python -m ora + emulator) and browser tests."""
     session.install("-e", ".[test]")
+    _install_oidc_provider(session)
     session.run("pytest", *session.posargs)
+
+
+def _install_oidc_provider(session: nox.Session) -> None:
+    """oidc-provider from npm, exactly as its lockfile pins it, for the login interoperability tests.
+
+    Without npm the tests skip with a reason (CI sets ORA_REQUIRE_OIDC_PROVIDER=1 and fails instead).
+    """
+    folder = Path("tests/interop/oidc_provider")
+    installed = folder / "node_modules" / ".package-lock.json"
+    lockfile = folder / "package-lock.json"
+    if installed.is_file() and installed.stat().st_mtime >= lockfile.stat().st_mtime:
+        return
+    if shutil.which("npm") is None:
+        session.warn("npm not found: the oidc-provider interoperability tests will be skipped")
+        return
+    session.run("npm", "ci", "--prefix", str(folder), "--no-audit", "--no-fund", "--loglevel=error", external=True)
 
 
 @nox.session

@@ -1,13 +1,46 @@
-"""Logging: UTC ISO-8601 timestamps with milliseconds and `Z`, to stdout, with secrets redacted."""
+"""Logging: UTC ISO-8601 timestamps with milliseconds and `Z`, to stdout, with secrets redacted.
+
+Secrets are the configured ones (token, API keys, client secret) and every interaction token in a REST path.
+
+Every record is one line that starts at column 0; nothing a user sends can start another. Control characters
+(line breaks, ANSI escapes, bidi overrides) in the message, its arguments and the logger name are escaped as
+`\\n`, `\\x1b`, `\\u202e`; a traceback keeps its line breaks, but each of its lines is indented, so a line
+break inside an exception message cannot forge a record either.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterable
 
 REDACTED = "[REDACTED]"
+CONTINUATION_INDENT = "  "
+# C0 and C1 controls (tab excepted), DEL, the Unicode line and paragraph separators and the bidi controls.
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_EXCEPT_NEWLINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r"}
+# Interaction tokens live in REST paths (`/webhooks/{app}/{token}`, `/interactions/{id}/{token}/callback`), and
+# hikari's errors quote the whole URL: anyone holding one can post as the bot for 15 minutes.
+_INTERACTION_TOKEN_IN_PATH = re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9_.\-]{20,}")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line: every control character written as an escape sequence."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+def continuation(text: str) -> str:
+    """A traceback or stack: control characters escaped except line breaks, every line indented."""
+    lines = _UNSAFE_EXCEPT_NEWLINE.sub(_escaped, text).split("\n")
+    return "\n".join(CONTINUATION_INDENT + line for line in lines)
 
 
 class UTCFormatter(logging.Formatter):
@@ -40,13 +73,25 @@ class RedactingFormatter(UTCFormatter):
         self._secrets = sorted(merged, key=len, reverse=True)
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record), self._secrets)
+        record.message = record.getMessage()
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        parts = [escape_controls(self.formatMessage(record))]
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            parts.append(continuation(record.exc_text))
+        if record.stack_info:
+            parts.append(continuation(self.formatStack(record.stack_info)))
+        return redact("\n".join(parts), self._secrets)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
+    if "/webhooks/" in text or "/interactions/" in text:
+        text = _INTERACTION_TOKEN_IN_PATH.sub(rf"\g<1>{REDACTED}", text)
     return text
 
 

@@ -63,7 +63,8 @@ class WhoAmI(
         chosen = user.privacy_mode if user is not None else None
         mode = replies.text(ctx, f"account.mode.{chosen or settings.privacy_default}")
         privacy_key = "account.whoami.privacy" if chosen else "account.whoami.privacy_default"
-        await replies.send(ctx, f"{link}\n{replies.text(ctx, privacy_key, mode=mode)}")
+        # Always private: the e-mail address and Google account id are the user's own business.
+        await replies.send(ctx, f"{link}\n{replies.text(ctx, privacy_key, mode=mode)}", ephemeral=True)
 
 
 privacy = lightbulb.Group("commands.privacy.name", "commands.privacy.description", localize=True)

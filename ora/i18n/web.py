@@ -77,6 +77,30 @@ EN = {
     "web.success.next": "/whoami in Discord shows the link; /unlink removes it.",
     "web.internal.title": "Something went wrong",
     "web.internal.message": "Something went wrong on our side (error id {error_id}). Nothing was linked.",
+    "web.retry_same_link": "Your link from /login has not been used up: open it again to retry.",
+    "web.rate_limited.title": "Too many requests",
+    "web.rate_limited.message": (
+        "Too many sign-in requests came from your network in a short time. Wait {seconds} seconds, then open "
+        "the link from /login again. Nothing was linked."
+    ),
+    "web.form_invalid.title": "The form could not be read",
+    "web.form_invalid.message": (
+        "Your browser's confirmation did not arrive complete or in a form this page understands. Nothing was "
+        "linked. Go back to the previous page and press the button again."
+    ),
+    "web.provider_error_described.title": "Sign-in failed",
+    "web.provider_error_described.message": (
+        "The sign-in service reported an error ({error}: “{description}”). Nothing was linked."
+    ),
+    "web.provider_unsupported.title": "This sign-in service cannot be used",
+    "web.provider_unsupported.message": (
+        "The sign-in service does not accept any way this bot can identify itself (client_secret_basic or "
+        "client_secret_post). Nothing was linked. Please tell the bot's operator."
+    ),
+    "web.reason.unsupported_algorithm": "it is signed with an algorithm this bot does not accept",
+    "web.reason.unknown_key": "it is signed with a key the sign-in service does not publish",
+    "web.reason.bad_userinfo": "the sign-in service's account details could not be read",
+    "web.reason.wrong_subject": "the account details from the sign-in service are about another account",
 }
 
 JA = {
@@ -158,4 +182,28 @@ JA = {
     "web.success.next": "Discord の /whoami でリンクを確認でき、/unlink で解除できます。",
     "web.internal.title": "問題が発生しました",
     "web.internal.message": "サーバー側で問題が発生しました (エラー ID {error_id})。リンクは行われていません。",
+    "web.retry_same_link": "/login のリンクはまだ使用済みになっていません。もう一度開いてやり直してください。",
+    "web.rate_limited.title": "リクエストが多すぎます",
+    "web.rate_limited.message": (
+        "短時間にお使いのネットワークから多くのサインイン要求がありました。{seconds} 秒待ってから、"
+        "/login のリンクをもう一度開いてください。リンクは行われていません。"
+    ),
+    "web.form_invalid.title": "フォームを読み取れませんでした",
+    "web.form_invalid.message": (
+        "ブラウザーからの確認が完全に届かなかったか、このページが理解できない形式でした。リンクは行われていません。"
+        "前のページに戻って、もう一度ボタンを押してください。"
+    ),
+    "web.provider_error_described.title": "サインインに失敗しました",
+    "web.provider_error_described.message": (
+        "サインインサービスがエラーを返しました ({error}:「{description}」)。リンクは行われていません。"
+    ),
+    "web.provider_unsupported.title": "このサインインサービスは使用できません",
+    "web.provider_unsupported.message": (
+        "サインインサービスが、このボットが使える認証方式 (client_secret_basic または client_secret_post) を"
+        "受け付けていません。リンクは行われていません。ボットの管理者にお知らせください。"
+    ),
+    "web.reason.unsupported_algorithm": "このボットが受け付けないアルゴリズムで署名されている",
+    "web.reason.unknown_key": "サインインサービスが公開していない鍵で署名されている",
+    "web.reason.bad_userinfo": "サインインサービスのアカウント情報を読み取れなかった",
+    "web.reason.wrong_subject": "サインインサービスのアカウント情報が別のアカウントのものである",
 }

@@ -1,9 +1,16 @@
 """OpenID Connect client (authorization code flow with PKCE) for linking a Google account.
 
 Discovery (`{issuer}/.well-known/openid-configuration`) and the issuer's JWKS are fetched lazily and
-cached, so a provider that is down when the bot starts does not stop the bot. ID tokens are verified with
-joserfc: signature against the JWKS (asymmetric algorithms only), then `iss`, `aud`/`azp`, `exp`, `iat`,
-`nonce` and `sub`.
+cached, so a provider that is down when the bot starts does not stop the bot; an ID token signed with a key
+the cache does not know yet (the provider rotated its keys) fetches the JWKS again. ID tokens are verified
+with joserfc: signature against the JWKS (asymmetric algorithms only), then `iss`, `aud`/`azp`, `exp`, `iat`,
+`nonce` and `sub`. Claims the ID token leaves out (providers following Core 5.4 put the `email` scope's
+claims in the userinfo response) come from the userinfo endpoint, for the same subject only.
+
+Works with any standard provider: the client authentication method comes from discovery
+(`client_secret_basic` or `client_secret_post`, checked before the user is sent to sign in),
+`prompt=select_account` goes only to providers that support it, and the authorization response's `iss`
+(RFC 9207) is checked.
 
 Every failure is an `OIDCError` with a stable `code`; messages never contain the client secret, the
 authorization code, the PKCE verifier or a token.
@@ -19,7 +26,7 @@ import logging
 import secrets
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 from urllib.parse import quote
 
 import aiohttp
@@ -39,28 +46,57 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OIDCErrorCode = Literal[
-    "unavailable",  # network error, timeout or 5xx while fetching discovery / JWKS
+    "unavailable",  # network error, timeout or 5xx while fetching discovery / JWKS / userinfo
     "bad_discovery",  # discovery document or JWKS malformed, or issuer mismatch
+    "unsupported_auth_method",  # discovery offers neither client_secret_basic nor client_secret_post
     "token_endpoint",  # the token endpoint refused or failed the exchange
-    "bad_token",  # ID token malformed, unsupported algorithm, missing claims
+    "bad_token",  # ID token malformed or missing claims
+    "unsupported_algorithm",  # ID token signed with an algorithm this client does not accept
+    "unknown_key",  # no key in the issuer's JWKS (fetched again) matches the ID token
     "bad_signature",  # signature does not verify against the issuer's keys
-    "wrong_issuer",
+    "wrong_issuer",  # in the ID token, or the authorization response's `iss` (RFC 9207)
     "wrong_audience",
     "expired",
     "wrong_nonce",
+    "bad_userinfo",  # the userinfo response is not a JSON object
+    "wrong_subject",  # the userinfo response is about another subject
 ]
 
-#: Asymmetric algorithms only: `none` and HMAC (keyed with the client secret) are never accepted.
-ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+#: Failures of the provider or the network, not of the user: the /login URL stays usable after them.
+PROVIDER_FAULTS: frozenset[OIDCErrorCode] = frozenset(
+    {"unavailable", "bad_discovery", "unsupported_auth_method", "token_endpoint", "unknown_key", "bad_userinfo"}
+)
+
+#: Asymmetric algorithms only: `none` and HMAC (keyed with the client secret) are never accepted. `Ed25519`
+#: and `Ed448` are RFC 9864's fully specified names for `EdDSA`.
+ALLOWED_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "Ed25519",
+    "Ed448",
+    "EdDSA",
+)
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")  # in order of preference
 SCOPE = "openid email"
 CLOCK_LEEWAY = 60
 MAX_RESPONSE_BYTES = 1024 * 1024
+MAX_SHOWN_DESCRIPTION = 200
 DISCOVERY_TTL = 24 * 3600.0
 JWKS_TTL = 3600.0
-JWKS_REFRESH_INTERVAL = 30.0
+#: Fetching the JWKS again for an unknown kid waits for this long after the previous fetch: a provider that
+#: keeps naming unknown keys costs at most one fetch per interval, and no sign-in fails for it.
+JWKS_MIN_REFETCH_INTERVAL = 1.0
+GOOGLE_ISSUER = "https://accounts.google.com"
 _CLAIM_ERROR_CODES: dict[str, OIDCErrorCode] = {"iss": "wrong_issuer", "aud": "wrong_audience", "nonce": "wrong_nonce"}
 # Google documents both spellings of its issuer in ID tokens.
-_ISSUER_ALIASES = {"https://accounts.google.com": ("https://accounts.google.com", "accounts.google.com")}
+_ISSUER_ALIASES = {GOOGLE_ISSUER: (GOOGLE_ISSUER, "accounts.google.com")}
 
 
 class OIDCError(Exception):
@@ -79,8 +115,11 @@ class ProviderMetadata:
     authorization_endpoint: str
     token_endpoint: str
     jwks_uri: str
+    userinfo_endpoint: str | None = None
     token_auth_methods: tuple[str, ...] = ("client_secret_basic",)
     signing_algorithms: tuple[str, ...] = ("RS256",)
+    prompt_values: tuple[str, ...] = ()
+    response_iss: bool = False  # authorization_response_iss_parameter_supported (RFC 9207)
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any], expected_issuer: str) -> ProviderMetadata:
@@ -90,15 +129,31 @@ class ProviderMetadata:
         endpoints: dict[str, str] = {}
         for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             value = document.get(name)
-            if not isinstance(value, str) or yarl.URL(value).scheme not in ("http", "https"):
+            if not _is_http_url(value):
                 raise OIDCError("bad_discovery", f"the discovery document has no usable {name}")
             endpoints[name] = value
+        userinfo = document.get("userinfo_endpoint")
         return cls(
             issuer=issuer,
+            userinfo_endpoint=userinfo if _is_http_url(userinfo) else None,
+            # Defaults from OpenID Connect Discovery 1.0, section 3.
             token_auth_methods=_strings(document.get("token_endpoint_auth_methods_supported"))
             or ("client_secret_basic",),
             signing_algorithms=_strings(document.get("id_token_signing_alg_values_supported")) or ("RS256",),
+            prompt_values=_strings(document.get("prompt_values_supported")),
+            response_iss=document.get("authorization_response_iss_parameter_supported") is True,
             **endpoints,
+        )
+
+    def client_auth_method(self) -> str:
+        """How this client authenticates at the token endpoint: the first of ours that discovery lists."""
+        for method in CLIENT_AUTH_METHODS:
+            if method in self.token_auth_methods:
+                return method
+        offered = ", ".join(method[:40] for method in self.token_auth_methods[:6] if method.isprintable())
+        raise OIDCError(
+            "unsupported_auth_method",
+            f"the token endpoint accepts neither client_secret_basic nor client_secret_post (it offers: {offered})",
         )
 
 
@@ -141,10 +196,28 @@ def basic_auth_header(client_id: str, client_secret: str) -> str:
     return "Basic " + base64.b64encode(raw.encode()).decode("ascii")
 
 
+def wants_account_selection(issuer: str, metadata: ProviderMetadata) -> bool:
+    """Whether to send `prompt=select_account`: to Google (which otherwise signs in with the browser's current
+    account without asking) and to providers that list it; others may refuse the whole request for it."""
+    return issuer.rstrip("/") == GOOGLE_ISSUER or "select_account" in metadata.prompt_values
+
+
 def _strings(value: object) -> tuple[str, ...]:
     if isinstance(value, list):
         return tuple(item for item in value if isinstance(item, str))
     return ()
+
+
+def _is_http_url(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and yarl.URL(value).scheme in ("http", "https")
+
+
+def provider_text(value: object, limit: int = MAX_SHOWN_DESCRIPTION) -> str | None:
+    """A provider-supplied string (error, error_description) fit for a log line or a page: printable, bounded."""
+    if not isinstance(value, str) or not value:
+        return None
+    cleaned = "".join(char if char.isprintable() else "\ufffd" for char in value)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 class OIDCClient:
@@ -214,20 +287,35 @@ class OIDCClient:
             return self._metadata
 
     async def authorization_url(self, *, redirect_uri: str, state: str, nonce: str, code_challenge: str) -> str:
-        """Where to send the browser: the provider's authorization endpoint with this flow's parameters."""
+        """Where to send the browser: the provider's authorization endpoint with this flow's parameters.
+
+        Fails (before the user signs in) when the token endpoint accepts none of our authentication methods.
+        """
         metadata = await self.metadata()
-        url = yarl.URL(metadata.authorization_endpoint).update_query(
-            response_type="code",
-            client_id=self.client_id,
-            redirect_uri=redirect_uri,
-            scope=SCOPE,
-            state=state,
-            nonce=nonce,
-            code_challenge=code_challenge,
-            code_challenge_method="S256",
-            prompt="select_account",
-        )
-        return str(url)
+        metadata.client_auth_method()
+        query = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": SCOPE,
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+        }
+        if wants_account_selection(self.issuer, metadata):
+            query["prompt"] = "select_account"
+        return str(yarl.URL(metadata.authorization_endpoint).update_query(query))
+
+    async def check_response_issuer(self, iss: str | None) -> None:
+        """RFC 9207: an authorization response's `iss` must name our issuer; required if discovery promises it."""
+        metadata = await self.metadata()
+        if iss is None:
+            if metadata.response_iss:
+                raise OIDCError("wrong_issuer", "the authorization response has no iss, which the provider promises")
+            return
+        if iss not in (metadata.issuer, self.issuer):
+            raise OIDCError("wrong_issuer", f"the authorization response comes from another issuer ({iss[:80]!r})")
 
     async def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str) -> Identity:
         """Exchange the authorization code at the token endpoint and return the verified ID token's subject."""
@@ -239,12 +327,10 @@ class OIDCClient:
             "code_verifier": code_verifier,
         }
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        if "client_secret_basic" in metadata.token_auth_methods:
+        if metadata.client_auth_method() == "client_secret_basic":
             headers["Authorization"] = basic_auth_header(self.client_id, self._client_secret)
-        elif "client_secret_post" in metadata.token_auth_methods:
-            form |= {"client_id": self.client_id, "client_secret": self._client_secret}
         else:
-            raise OIDCError("bad_discovery", "the provider supports neither client_secret_basic nor client_secret_post")
+            form |= {"client_id": self.client_id, "client_secret": self._client_secret}
         try:
             async with self.session.post(
                 metadata.token_endpoint, data=form, headers=headers, allow_redirects=False
@@ -255,13 +341,40 @@ class OIDCClient:
             raise OIDCError("token_endpoint", f"token endpoint unreachable ({type(error).__name__})") from None
         document = _json_object(body)
         if status != 200 or document is None:
-            reason = document.get("error") if document else None
-            shown = reason[:60] if isinstance(reason, str) and reason.isprintable() else "no error code"
-            raise OIDCError("token_endpoint", f"token endpoint answered HTTP {status} ({shown})")
+            reason = provider_text(document.get("error"), 60) if document else None
+            description = provider_text(document.get("error_description")) if document else None
+            detail = f"{reason or 'no error code'}: {description}" if description else reason or "no error code"
+            raise OIDCError("token_endpoint", f"token endpoint answered HTTP {status} ({detail})")
         id_token = document.get("id_token")
         if not isinstance(id_token, str):
             raise OIDCError("token_endpoint", "the token response has no id_token")
-        return await self.verify_id_token(id_token, nonce=nonce, metadata=metadata)
+        identity = await self.verify_id_token(id_token, nonce=nonce, metadata=metadata)
+        access_token = document.get("access_token")
+        if identity.email is None and metadata.userinfo_endpoint and isinstance(access_token, str):
+            identity = await self._with_userinfo(identity, metadata.userinfo_endpoint, access_token)
+        return identity
+
+    async def _with_userinfo(self, identity: Identity, endpoint: str, access_token: str) -> Identity:
+        """The ID token's identity with the e-mail from the userinfo response (Core 5.3), same `sub` only."""
+        headers = {"Authorization": f"Bearer {access_token}"}
+        try:
+            async with self.session.get(endpoint, headers=headers, allow_redirects=False) as response:
+                body = await _read_limited(response)
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise OIDCError("unavailable", f"cannot fetch the userinfo response ({type(error).__name__})") from None
+        if status >= 500:
+            raise OIDCError("unavailable", f"the userinfo endpoint answered HTTP {status}")
+        document = _json_object(body)
+        if status != 200 or document is None:
+            raise OIDCError("bad_userinfo", f"the userinfo endpoint answered HTTP {status} without a JSON object")
+        # Core 5.3.4: the response may be about another user (token substitution); it must be refused.
+        if document.get("sub") != identity.sub:
+            raise OIDCError("wrong_subject", "the userinfo response is about another subject than the ID token")
+        email = document.get("email")
+        if not isinstance(email, str) or not email:
+            return identity
+        return Identity(sub=identity.sub, email=email, email_verified=_is_true(document.get("email_verified")))
 
     async def verify_id_token(self, id_token: str, *, nonce: str, metadata: ProviderMetadata | None = None) -> Identity:
         """Check signature, issuer, audience, expiry and nonce; return the subject."""
@@ -273,8 +386,13 @@ class OIDCClient:
         except (JoseError, ValueError, UnicodeError):
             raise OIDCError("bad_token", "the ID token is not a compact JWS") from None
         algorithm = header.get("alg")
-        if algorithm not in ALLOWED_ALGORITHMS or algorithm not in metadata.signing_algorithms:
-            raise OIDCError("bad_token", f"unsupported ID token algorithm {str(algorithm)[:20]!r}")
+        if not isinstance(algorithm, str) or algorithm not in ALLOWED_ALGORITHMS:
+            raise OIDCError("unsupported_algorithm", f"unsupported ID token algorithm {str(algorithm)[:20]!r}")
+        if algorithm not in metadata.signing_algorithms:
+            raise OIDCError(
+                "unsupported_algorithm",
+                f"ID token algorithm {algorithm!r} is not in the provider's id_token_signing_alg_values_supported",
+            )
         kid = header.get("kid")
         key = await self._signing_key(metadata, kid if isinstance(kid, str) else None, algorithm)
         try:
@@ -296,7 +414,7 @@ class OIDCClient:
             sub={"essential": True},
             exp={"essential": True},
             iat={"essential": True},
-            nonce={"essential": True, "value": nonce},
+            nonce={"essential": True},
         )
         try:
             registry.validate(dict(claims))
@@ -305,39 +423,57 @@ class OIDCClient:
         except ClaimError as error:
             code = _CLAIM_ERROR_CODES.get(error.claim, "bad_token")
             raise OIDCError(code, f"ID token claim check failed: {error.error} {error.claim}") from None
+        # joserfc accepts a list that contains the value: the nonce must be exactly the string we sent.
+        token_nonce = claims["nonce"]
+        if not isinstance(token_nonce, str) or not secrets.compare_digest(token_nonce.encode(), nonce.encode()):
+            raise OIDCError("wrong_nonce", "the ID token's nonce is not this sign-in's")
         audience = claims["aud"]
-        if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != self.client_id:
-            raise OIDCError("wrong_audience", "the ID token has several audiences and azp is not this client")
+        azp = claims.get("azp")
+        if azp is not None and azp != self.client_id:
+            raise OIDCError("wrong_audience", "the ID token's azp (authorized party) is another client")
+        if isinstance(audience, list) and len(audience) > 1 and azp is None:
+            raise OIDCError("wrong_audience", "the ID token has several audiences and no azp")
         email = claims.get("email")
         return Identity(
             sub=str(claims["sub"]),
             email=email if isinstance(email, str) and email else None,
-            email_verified=claims.get("email_verified") in (True, "true"),
+            email_verified=_is_true(claims.get("email_verified")),
         )
 
     async def _signing_key(self, metadata: ProviderMetadata, kid: str | None, algorithm: str) -> Key:
-        """The JWKS key for `kid`; an unknown kid refetches the JWKS once (keys rotate), at most every 30 s."""
-        keys = await self._key_set(metadata, refresh=False)
-        key = _pick_key(keys, kid, algorithm)
-        if key is None and time.monotonic() - self._keys_at >= JWKS_REFRESH_INTERVAL:
-            keys = await self._key_set(metadata, refresh=True)
-            key = _pick_key(keys, kid, algorithm)
+        """The JWKS key for `kid`; a kid the cached JWKS lacks fetches the JWKS again (providers rotate keys)."""
+        looked_at = time.monotonic()
+        key = _pick_key(await self._key_set(metadata), kid, algorithm)
         if key is None:
-            raise OIDCError("bad_signature", "no key in the issuer's JWKS matches the ID token")
+            key = _pick_key(await self._key_set(metadata, newer_than=looked_at), kid, algorithm)
+        if key is None:
+            raise OIDCError("unknown_key", f"no key in the issuer's JWKS matches the ID token (kid {str(kid)[:40]!r})")
         return key
 
-    async def _key_set(self, metadata: ProviderMetadata, *, refresh: bool) -> KeySet:
+    async def _key_set(self, metadata: ProviderMetadata, *, newer_than: float | None = None) -> KeySet:
+        """The cached JWKS; with `newer_than`, one fetched after that moment (fetching it if need be).
+
+        Concurrent sign-ins that all miss a new kid share one fetch: whoever gets the lock second finds keys
+        newer than its own look and uses them.
+        """
         from joserfc.jwk import KeySet  # noqa: PLC0415 - see the import of joserfc.errors
 
         async with self._keys_lock:
-            stale = time.monotonic() - self._keys_at >= JWKS_TTL
-            if self._keys is None or refresh or stale:
-                document = await self._get_json(metadata.jwks_uri, "JWKS")
-                try:
-                    self._keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
-                except (JoseError, ValueError, KeyError, TypeError):
-                    raise OIDCError("bad_discovery", "the issuer's JWKS has no usable key") from None
-                self._keys_at = time.monotonic()
+            if newer_than is None:
+                if self._keys is not None and time.monotonic() - self._keys_at < JWKS_TTL:
+                    return self._keys
+            elif self._keys is not None and self._keys_at > newer_than:
+                return self._keys
+            else:
+                wait = self._keys_at + JWKS_MIN_REFETCH_INTERVAL - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            document = await self._get_json(metadata.jwks_uri, "JWKS")
+            try:
+                self._keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
+            except (JoseError, ValueError, KeyError, TypeError):
+                raise OIDCError("bad_discovery", "the issuer's JWKS has no usable key") from None
+            self._keys_at = time.monotonic()
             return self._keys
 
     async def _get_json(self, url: str, what: str) -> Mapping[str, Any]:
@@ -353,6 +489,10 @@ class OIDCClient:
         if status != 200 or document is None:
             raise OIDCError("bad_discovery", f"the {what} answered HTTP {status} without a JSON object")
         return document
+
+
+def _is_true(value: object) -> bool:
+    return value in (True, "true")
 
 
 def _pick_key(keys: KeySet, kid: str | None, algorithm: str) -> Key | None:

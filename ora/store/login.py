@@ -57,6 +57,19 @@ class LoginQueries:
         )
         return int(row["discord_user_id"]) if row else None
 
+    async def release_login_state(self, state_hash: str) -> bool:
+        """Make a consumed, unexpired state usable again: its sign-in failed through no fault of the user.
+
+        Only the callback that consumed the state calls this, after the provider failed it (down, token
+        endpoint error, unusable keys); returns whether the state is usable again.
+        """
+        changed = await self._database.execute(
+            "UPDATE login_states SET consumed_at = NULL"
+            " WHERE state_hash = ? AND consumed_at IS NOT NULL AND expires_at > ?",
+            (state_hash, now()),
+        )
+        return changed > 0
+
     async def create_oauth_flow(
         self, *, flow_secret: str, state: str, oauth_state: str, code_verifier: str, nonce: str, ttl: float
     ) -> None:

@@ -76,23 +76,46 @@ def _paragraph(text: str, css_class: str | None = None) -> str:
 
 
 def message_page(
-    catalog: Catalog, language: str, kind: str, *, status: int, try_again: bool = False, **values: str
+    catalog: Catalog,
+    language: str,
+    kind: str,
+    *,
+    status: int,
+    try_again: bool = False,
+    retry_same_link: bool = False,
+    **values: str,
 ) -> Page:
-    """A page with the title and message of `web.<kind>.*`; `values` are formatted in, then escaped."""
+    """A page with the title and message of `web.<kind>.*`; `values` are formatted in, then escaped.
+
+    `try_again` adds "run /login again"; `retry_same_link` says the same /login link still works instead.
+    """
     title = catalog.t(language, f"web.{kind}.title")
     paragraphs = [_paragraph(catalog.t(language, f"web.{kind}.message", **{k: shown(v) for k, v in values.items()}))]
-    if try_again:
+    if retry_same_link:
+        paragraphs.append(_paragraph(catalog.t(language, "web.retry_same_link")))
+    elif try_again:
         paragraphs.append(_paragraph(catalog.t(language, "web.try_again")))
     return Page(status, document(catalog, language, title, "\n".join(paragraphs)))
 
 
-def token_invalid_page(catalog: Catalog, language: str, code: str) -> Page:
-    """Google's ID token failed a check: say which one (`code` is an `OIDCError` code)."""
+def token_invalid_page(
+    catalog: Catalog, language: str, code: str, *, try_again: bool = True, retry_same_link: bool = False
+) -> Page:
+    """The provider's answer failed a check: say which one (`code` is an `OIDCError` code)."""
     reason_key = f"web.reason.{code}"
     if reason_key not in catalog.strings(language):
         reason_key = "web.reason.bad_token"
     reason = catalog.t(language, reason_key)
-    return message_page(catalog, language, "token_invalid", status=400, try_again=True, reason=reason)
+    status = 502 if retry_same_link else 400
+    return message_page(
+        catalog,
+        language,
+        "token_invalid",
+        status=status,
+        try_again=try_again,
+        retry_same_link=retry_same_link,
+        reason=reason,
+    )
 
 
 def _email_text(catalog: Catalog, language: str, email: str | None, verified: bool) -> str:
@@ -121,7 +144,7 @@ def confirm_page(
 
     email_text = _email_text(catalog, language, email, email_verified)
     if discord_name:
-        discord_user = t("web.confirm.discord_named", name=discord_name, discord_user_id=str(discord_user_id))
+        discord_user = t("web.confirm.discord_named", name=shown(discord_name), discord_user_id=str(discord_user_id))
     else:
         discord_user = t("web.confirm.discord_value", discord_user_id=str(discord_user_id))
     rows = (

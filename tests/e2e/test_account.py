@@ -91,8 +91,11 @@ async def test_login_link_whoami_privacy_unlink(
     assert ephemeral  # /privacy set always confirms ephemerally
     assert "public" in text
     text, ephemeral = await content_of(emulator, "whoami")
-    assert not ephemeral  # later replies follow the new mode
+    assert ephemeral  # /whoami stays private in public mode: the e-mail and sub never reach the channel
     assert "public" in text
+    assert provider.user.email in text
+    _, ephemeral = await content_of(emulator, "dataset list")
+    assert not ephemeral  # replies that may be public follow the new mode
 
     # The used link cannot be replayed.
     async with aiohttp.ClientSession(timeout=TIMEOUT) as other, other.get(urls[0]) as response:

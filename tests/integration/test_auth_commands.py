@@ -152,7 +152,8 @@ async def test_whoami_privacy_and_unlink(store: Store) -> None:
     assert "public" in text
     await run(account.WhoAmI, ctx, replies=replies, store=store, settings=settings)
     text, ephemeral = ctx.last
-    assert not ephemeral
+    assert ephemeral  # /whoami is always private: the e-mail and sub never reach the channel
+    assert "`me_and_you@example.com`" in text
     assert "the bot's default" not in text
 
     await run(account.Unlink, ctx, replies=replies, store=store)
@@ -165,6 +166,17 @@ async def test_whoami_privacy_and_unlink(store: Store) -> None:
     assert user.privacy_mode == "public"  # unlinking keeps the privacy choice
     await run(account.Unlink, ctx, replies=replies, store=store)
     assert "nothing changed" in ctx.last[0]
+
+
+async def test_whoami_is_private_even_when_public_is_the_default(store: Store) -> None:
+    settings = make_settings(privacy_default="public")
+    replies = Replies(store, settings, Catalog.load())
+    await store.upsert_google_sub(USER, "10987", "me@example.com")
+    ctx = FakeContext()
+    await run(account.WhoAmI, ctx, replies=replies, store=store, settings=settings)
+    text, ephemeral = ctx.last
+    assert "`me@example.com`" in text
+    assert ephemeral
 
 
 async def test_privacy_set_refuses_forged_values(store: Store) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import aiohttp
 import pytest
@@ -14,7 +15,7 @@ from multidict import CIMultiDict
 
 from ora.store import Store
 from ora.testing.oidc import FakeOIDCProvider, LoginSite, OIDCTestUser, login_site
-from ora.web.auth import CONFIRM_PATH
+from ora.web.auth import CONFIRM_PATH, login_url, new_login_state
 
 USER = 1_300_000_000_000_000_300
 OTHER_USER = 1_300_000_000_000_000_301
@@ -333,10 +334,13 @@ async def test_access_denied(site: LoginSite, browser: Browser, provider: FakeOI
     assert status == 200
 
 
-async def test_other_provider_error_is_shown_escaped(site: LoginSite, browser: Browser, store: Store) -> None:
+async def test_other_provider_error_is_shown_escaped(
+    site: LoginSite, browser: Browser, store: Store, provider: FakeOIDCProvider
+) -> None:
     authorize = await browser.open_login(await site.login_url(USER))
     state = parse_qs(urlsplit(authorize).query)["state"][0]
-    callback = f"{site.base_url}/auth/google/callback?state={state}&error=%3Cscript%3Ealert(1)%3C/script%3E"
+    iss = quote(provider.issuer, safe="")
+    callback = f"{site.base_url}/auth/google/callback?state={state}&iss={iss}&error=%3Cscript%3Ealert(1)%3C/script%3E"
     status, page, _ = await browser.get(callback)
     assert status == 400
     assert "<script>" not in page
@@ -516,3 +520,284 @@ async def test_unexpected_failures_give_a_page_with_an_error_id(
     assert f"error id {match.group(1)}" in caplog.text
     state = parse_qs(urlsplit(login).query)["state"][0]
     assert state not in caplog.text
+
+
+# --- interoperability: what standard providers do -----------------------------------------------------
+
+
+async def test_prompt_the_provider_does_not_support_is_not_sent(store: Store) -> None:
+    async with (
+        FakeOIDCProvider(prompt_values=("login", "consent")) as provider,
+        login_site(store, provider) as site,
+    ):
+        browser = Browser(site)
+        try:
+            status, page = await browser.sign_in(await site.login_url(USER))
+        finally:
+            await browser.close()
+    assert status == 200, page
+    assert "prompt" not in provider.authorize_requests[0]
+
+
+async def test_the_providers_error_description_is_shown_and_logged(
+    site: LoginSite, browser: Browser, provider: FakeOIDCProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider.faults.authorize_error = ("invalid_request", "unsupported <b>prompt</b> value requested" + "!" * 300)
+    status, page = await browser.sign_in(await site.login_url(USER))
+    assert status == 400
+    assert "invalid_request" in page
+    assert "unsupported &lt;b&gt;prompt&lt;/b&gt; value requested" in page
+    assert "!" * 250 not in page  # capped
+    assert "unsupported <b>prompt</b> value requested" in caplog.text
+    assert "!" * 250 not in caplog.text
+
+
+async def test_the_email_from_userinfo_is_shown_and_stored(store: Store) -> None:
+    async with FakeOIDCProvider(email_in_id_token=False) as provider, login_site(store, provider) as site:
+        browser = Browser(site)
+        try:
+            status, page = await browser.sign_in(await site.login_url(USER))
+            assert status == 200, page
+            assert provider.user.email in page
+            assert (await browser.confirm(csrf_of(page)))[0] == 200
+        finally:
+            await browser.close()
+    user = await store.get_user(USER)
+    assert user is not None
+    assert user.google_email == provider.user.email
+
+
+async def test_userinfo_about_another_subject_is_refused(store: Store) -> None:
+    async with FakeOIDCProvider(email_in_id_token=False) as provider, login_site(store, provider) as site:
+        provider.faults.userinfo_sub = "someone-else"
+        browser = Browser(site)
+        try:
+            status, page = await browser.sign_in(await site.login_url(USER))
+        finally:
+            await browser.close()
+    assert status == 400
+    assert "about another account" in page
+    await assert_not_linked(store)
+
+
+@pytest.mark.parametrize("algorithm", ["ES256", "Ed25519"])
+async def test_id_tokens_signed_with_other_algorithms(store: Store, algorithm: str) -> None:
+    async with FakeOIDCProvider(algorithm=algorithm) as provider, login_site(store, provider) as site:
+        browser = Browser(site)
+        try:
+            status, page = await browser.sign_in(await site.login_url(USER))
+        finally:
+            await browser.close()
+    assert status == 200, page
+    assert "csrf_token" in page
+
+
+async def test_long_authorization_codes_are_accepted(store: Store) -> None:
+    async with FakeOIDCProvider(code_length=3000) as provider, login_site(store, provider) as site:
+        browser = Browser(site)
+        try:
+            status, page = await browser.sign_in(await site.login_url(USER))
+        finally:
+            await browser.close()
+    assert status == 200, page
+    assert [request.code_length for request in provider.token_requests] == [3000]
+
+
+async def test_an_oversized_code_is_named_in_the_page_and_the_log(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with FakeOIDCProvider(code_length=5000) as provider, login_site(store, provider) as site:
+        browser = Browser(site)
+        try:
+            status, page = await browser.sign_in(await site.login_url(USER))
+        finally:
+            await browser.close()
+    assert status == 400
+    assert "code too long" in page
+    assert "missing code" not in page
+    assert "code too long (5000 characters)" in caplog.text
+    assert provider.token_requests == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "value"), [("response_iss", "https://attacker.example"), ("omit_response_iss", True)]
+)
+async def test_authorization_response_from_another_issuer_is_refused(
+    site: LoginSite, browser: Browser, provider: FakeOIDCProvider, store: Store, fault: str, value: object
+) -> None:
+    setattr(provider.faults, fault, value)
+    status, page = await browser.sign_in(await site.login_url(USER))
+    assert status == 400
+    assert "not issued by the expected sign-in service" in page
+    assert provider.token_requests == []  # the code was never redeemed
+    await assert_not_linked(store)
+
+
+async def test_a_provider_without_usable_client_authentication_is_refused_before_sign_in(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        FakeOIDCProvider(auth_methods=("private_key_jwt",)) as provider,
+        login_site(store, provider) as site,
+    ):
+        browser = Browser(site)
+        try:
+            status, page, headers = await browser.get(await site.login_url(USER))
+        finally:
+            await browser.close()
+        assert provider.authorize_requests == []
+    assert status == 502
+    assert "cannot be used" in page
+    assert "Location" not in headers
+    assert any(r.levelname == "ERROR" and "client_secret_basic" in r.getMessage() for r in caplog.records)
+
+
+# --- failures the user did not cause leave the /login URL usable --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "value", "text"),
+    [
+        ("token_status", 500, "token exchange failed"),
+        ("token_status", 503, "token exchange failed"),
+        ("jwks_status", 500, "did not answer"),
+        ("userinfo_status", 502, "did not answer"),
+    ],
+)
+async def test_provider_failures_leave_the_login_url_usable(store: Store, fault: str, value: object, text: str) -> None:
+    async with FakeOIDCProvider(email_in_id_token=False) as provider, login_site(store, provider) as site:
+        login = await site.login_url(USER)
+        setattr(provider.faults, fault, value)
+        browser = Browser(site)
+        try:
+            status, page = await browser.sign_in(login)
+            assert status == 502
+            assert text in page
+            assert "has not been used up" in page
+            provider.faults.reset()
+            status, page = await browser.sign_in(login)  # the same link, again
+            assert status == 200, page
+            assert (await browser.confirm(csrf_of(page)))[0] == 200
+        finally:
+            await browser.close()
+    user = await store.get_user(USER)
+    assert user is not None
+    assert user.google_sub == provider.user.sub
+
+
+async def test_a_rotated_key_right_after_a_sign_in_does_not_fail_the_next_one(
+    site: LoginSite, provider: FakeOIDCProvider
+) -> None:
+    for _ in range(2):
+        browser = Browser(site)
+        try:
+            status, page = await browser.sign_in(await site.login_url(USER))
+        finally:
+            await browser.close()
+        assert status == 200, page
+        provider.rotate_key()
+    assert provider.jwks_requests == 2
+
+
+async def test_a_failed_id_token_check_uses_up_the_login_url(
+    site: LoginSite, browser: Browser, provider: FakeOIDCProvider
+) -> None:
+    login = await site.login_url(USER)
+    provider.faults.wrong_nonce = True
+    status, page = await browser.sign_in(login)
+    assert status == 400
+    provider.faults.reset()
+    status, page, _ = await browser.get(login)
+    assert status == 400
+    assert "already been used" in page
+
+
+# --- bad input and limits ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data; boundary=xx", b"garbage"),
+        ("multipart/form-data", b"--xx\r\n"),
+        ("multipart/form-data; boundary=xx", b'--xx\r\nContent-Disposition: form-data; name="a"\r\n\r\nv'),
+        ("multipart/form-data; boundary=xx", b"--xx\r\nContent-Disposition: form-data\r\n\r\nv\r\n--xx--\r\n"),
+        (
+            "multipart/form-data; boundary=xx",
+            b'--xx\r\nContent-Disposition: form-data; name="a"\r\nContent-Type: text/plain; charset=nope\r\n\r\n'
+            b"v\r\n--xx--\r\n",
+        ),
+        (
+            "multipart/form-data; boundary=xx",
+            b'--xx\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n\xff\xfe\r\n--xx--\r\n',
+        ),
+    ],
+)
+async def test_a_malformed_confirmation_form_is_a_400(
+    site: LoginSite, browser: Browser, caplog: pytest.LogCaptureFixture, content_type: str, body: bytes
+) -> None:
+    status, page = await browser.sign_in(await site.login_url(USER))
+    assert status == 200
+    async with browser.session.post(
+        site.base_url + CONFIRM_PATH, data=body, headers={"Content-Type": content_type}
+    ) as response:
+        assert response.status == 400
+        assert "The form could not be read" in await response.text()
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert (await browser.confirm(csrf_of(page)))[0] == 200  # the real confirmation still works
+
+
+async def test_the_confirmation_page_filters_the_discord_name(site: LoginSite, browser: Browser) -> None:
+    state = new_login_state()
+    await site.store.create_login_state(state, USER, 600, discord_name="evil\u202egnp.exe")
+    status, page = await browser.sign_in(login_url(site.settings.web_base_url, state))
+    assert status == 200
+    assert "\u202e" not in page
+    assert "@evil\ufffdgnp.exe" in page
+
+
+async def test_login_routes_are_rate_limited_per_client(store: Store, provider: FakeOIDCProvider) -> None:
+    async with login_site(store, provider, login_rate_limit=3) as site:
+        browser = Browser(site)
+        try:
+            for _ in range(3):
+                assert (await browser.get(f"{site.base_url}/auth/discord?state=nope"))[0] == 400
+            status, page, headers = await browser.get(await site.login_url(USER))
+            assert status == 429
+            assert "Too many requests" in page
+            assert 1 <= int(headers["Retry-After"]) <= 20
+            japanese = Browser(site, language="ja")
+            try:
+                status, page, _ = await japanese.get(f"{site.base_url}/auth/discord?state=nope")
+            finally:
+                await japanese.close()
+            assert status == 429
+            assert "リクエストが多すぎます" in page
+            # A forged X-Forwarded-For does not escape the limit: 127.0.0.1 is not a trusted proxy here.
+            async with browser.session.get(
+                f"{site.base_url}/auth/discord?state=nope", headers={"X-Forwarded-For": "203.0.113.9"}
+            ) as response:
+                assert response.status == 429
+            async with browser.session.get(f"{site.base_url}/healthz") as response:
+                assert response.status == 200  # only the login routes are limited
+        finally:
+            await browser.close()
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit(
+    store: Store, provider: FakeOIDCProvider
+) -> None:
+    async with login_site(store, provider, login_rate_limit=2, web_trusted_proxies=("127.0.0.1",)) as site:
+        browser = Browser(site)
+        url = f"{site.base_url}/auth/discord?state=nope"
+        try:
+            for client, expected in (("203.0.113.1", [400, 400, 429]), ("203.0.113.2", [400, 400, 429])):
+                statuses = []
+                for _ in expected:
+                    # The client may send its own X-Forwarded-For; the proxy appends the address it saw.
+                    headers = {"X-Forwarded-For": f"198.51.100.7, {client}"}
+                    async with browser.session.get(url, headers=headers, allow_redirects=False) as response:
+                        statuses.append(response.status)
+                assert statuses == expected, client
+        finally:
+            await browser.close()

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import yarl
 from aiohttp import web
 from joserfc import jwt
 from joserfc.jwk import OctKey
@@ -148,15 +149,168 @@ async def test_fault_codes(client: OIDCClient, provider: FakeOIDCProvider, fault
     assert caught.value.code == code
 
 
-async def test_rotated_keys_are_refetched(
-    client: OIDCClient, provider: FakeOIDCProvider, monkeypatch: pytest.MonkeyPatch
+async def test_keys_rotated_right_after_a_fetch_are_fetched_again(
+    client: OIDCClient, provider: FakeOIDCProvider
 ) -> None:
-    monkeypatch.setattr(oidc_module, "JWKS_REFRESH_INTERVAL", 0.0)
+    nonce = new_secret()
+    await client.verify_id_token(provider.sign(claims_for(provider, nonce)), nonce=nonce)
+    provider.rotate_key()  # within a second of the first fetch: the new kid is not in the cached JWKS
+    async with asyncio.timeout(5):
+        identity = await client.verify_id_token(provider.sign(claims_for(provider, nonce)), nonce=nonce)
+    assert identity.sub == "42"
+    assert provider.jwks_requests == 2
+
+
+async def test_concurrent_sign_ins_with_a_new_key_share_one_fetch(
+    client: OIDCClient, provider: FakeOIDCProvider
+) -> None:
     nonce = new_secret()
     await client.verify_id_token(provider.sign(claims_for(provider, nonce)), nonce=nonce)
     provider.rotate_key()
-    identity = await client.verify_id_token(provider.sign(claims_for(provider, nonce)), nonce=nonce)
-    assert identity.sub == "42"
+    tokens = [provider.sign(claims_for(provider, nonce, sub=str(index))) for index in range(5)]
+    async with asyncio.timeout(10):
+        identities = await asyncio.gather(*(client.verify_id_token(token, nonce=nonce) for token in tokens))
+    assert sorted(identity.sub for identity in identities) == ["0", "1", "2", "3", "4"]
+    assert provider.jwks_requests == 2
+
+
+async def test_fetches_for_unknown_keys_are_spaced(
+    client: OIDCClient, provider: FakeOIDCProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A provider that keeps naming keys it does not publish costs one JWKS fetch per interval at most."""
+    monkeypatch.setattr(oidc_module, "JWKS_MIN_REFETCH_INTERVAL", 0.3)
+    nonce = new_secret()
+    token = provider.sign(claims_for(provider, nonce), header={"kid": "unknown"})
+    started = time.monotonic()
+    for _ in range(3):
+        with pytest.raises(OIDCError) as caught:
+            await client.verify_id_token(token, nonce=nonce)
+        assert caught.value.code == "unknown_key"
+    # The first look fetched the JWKS (nothing cached yet); each later one fetched once more, 0.3 s apart.
+    assert provider.jwks_requests == 3
+    assert time.monotonic() - started >= 0.55
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256", "Ed25519"])
+async def test_id_token_algorithms(algorithm: str) -> None:
+    async with (
+        FakeOIDCProvider(algorithm=algorithm) as provider,
+        OIDCClient(provider.issuer, provider.client_id, provider.client_secret) as client,
+    ):
+        code, verifier, nonce = await sign_in(client, provider)
+        identity = await client.exchange_code(code=code, redirect_uri=REDIRECT, code_verifier=verifier, nonce=nonce)
+    assert identity.sub == provider.user.sub
+
+
+async def test_an_algorithm_the_provider_does_not_announce_is_unsupported() -> None:
+    async with (
+        FakeOIDCProvider(algorithm="Ed25519") as provider,
+        FakeOIDCProvider() as rs256,
+        OIDCClient(rs256.issuer, rs256.client_id, rs256.client_secret) as client,
+    ):
+        nonce = new_secret()
+        token = provider.sign(claims_for(rs256, nonce))  # Ed25519, while discovery lists RS256 only
+        with pytest.raises(OIDCError) as caught:
+            await client.verify_id_token(token, nonce=nonce)
+    assert caught.value.code == "unsupported_algorithm"
+    assert "Ed25519" in str(caught.value)
+
+
+async def test_azp_naming_another_client_is_refused(client: OIDCClient, provider: FakeOIDCProvider) -> None:
+    nonce = new_secret()
+    with pytest.raises(OIDCError) as caught:
+        await client.verify_id_token(provider.sign(claims_for(provider, nonce, azp="someone-else")), nonce=nonce)
+    assert caught.value.code == "wrong_audience"
+
+
+@pytest.mark.parametrize("shape", ["list", "number"])
+async def test_a_nonce_that_is_not_a_string_is_refused(
+    client: OIDCClient, provider: FakeOIDCProvider, shape: str
+) -> None:
+    nonce = "12345678901234567890"
+    value: object = [nonce] if shape == "list" else int(nonce)
+    with pytest.raises(OIDCError) as caught:
+        await client.verify_id_token(provider.sign(claims_for(provider, nonce, nonce=value)), nonce=nonce)
+    assert caught.value.code == "wrong_nonce"
+
+
+async def test_email_from_userinfo_when_the_id_token_has_none() -> None:
+    async with (
+        FakeOIDCProvider(email_in_id_token=False) as provider,
+        OIDCClient(provider.issuer, provider.client_id, provider.client_secret) as client,
+    ):
+        code, verifier, nonce = await sign_in(client, provider)
+        identity = await client.exchange_code(code=code, redirect_uri=REDIRECT, code_verifier=verifier, nonce=nonce)
+        assert (identity.sub, identity.email, identity.email_verified) == (provider.user.sub, provider.user.email, True)
+        assert provider.userinfo_requests == 1
+
+
+async def test_userinfo_is_not_asked_when_the_id_token_has_the_email(
+    client: OIDCClient, provider: FakeOIDCProvider
+) -> None:
+    code, verifier, nonce = await sign_in(client, provider)
+    await client.exchange_code(code=code, redirect_uri=REDIRECT, code_verifier=verifier, nonce=nonce)
+    assert provider.userinfo_requests == 0
+
+
+@pytest.mark.parametrize(
+    ("fault", "value", "code"),
+    [("userinfo_sub", "someone-else", "wrong_subject"), ("userinfo_status", 503, "unavailable")],
+)
+async def test_userinfo_faults(fault: str, value: object, code: str) -> None:
+    async with (
+        FakeOIDCProvider(email_in_id_token=False) as provider,
+        OIDCClient(provider.issuer, provider.client_id, provider.client_secret) as client,
+    ):
+        code_value, verifier, nonce = await sign_in(client, provider)
+        setattr(provider.faults, fault, value)
+        with pytest.raises(OIDCError) as caught:
+            await client.exchange_code(code=code_value, redirect_uri=REDIRECT, code_verifier=verifier, nonce=nonce)
+    assert caught.value.code == code
+
+
+async def test_prompt_select_account_only_where_supported() -> None:
+    for prompt_values, expected in (
+        (None, None),
+        (("login", "consent"), None),
+        (("select_account",), "select_account"),
+    ):
+        async with (
+            FakeOIDCProvider(prompt_values=prompt_values) as provider,
+            OIDCClient(provider.issuer, provider.client_id, provider.client_secret) as client,
+        ):
+            url = await client.authorization_url(redirect_uri=REDIRECT, state="s", nonce="n", code_challenge="c")
+        assert yarl.URL(url).query.get("prompt") == expected, prompt_values
+
+
+def test_google_is_always_asked_to_let_the_user_select_an_account() -> None:
+    metadata = oidc_module.ProviderMetadata(
+        issuer="https://accounts.google.com",
+        authorization_endpoint="https://a",
+        token_endpoint="https://t",
+        jwks_uri="https://j",
+    )
+    assert oidc_module.wants_account_selection("https://accounts.google.com", metadata)
+    assert not oidc_module.wants_account_selection("https://login.example", metadata)
+
+
+async def test_token_endpoint_error_description_is_kept(client: OIDCClient, provider: FakeOIDCProvider) -> None:
+    code, verifier, _ = await sign_in(client, provider)
+    with pytest.raises(OIDCError) as caught:
+        await client.exchange_code(code=code, redirect_uri="http://elsewhere/cb", code_verifier=verifier, nonce="n")
+    assert caught.value.code == "token_endpoint"
+    assert "invalid_grant" in str(caught.value)
+
+
+async def test_no_usable_client_authentication_fails_before_sign_in() -> None:
+    async with (
+        FakeOIDCProvider(auth_methods=("private_key_jwt", "tls_client_auth")) as provider,
+        OIDCClient(provider.issuer, provider.client_id, provider.client_secret) as client,
+    ):
+        with pytest.raises(OIDCError) as caught:
+            await client.authorization_url(redirect_uri=REDIRECT, state="s", nonce="n", code_challenge="c")
+    assert caught.value.code == "unsupported_auth_method"
+    assert "private_key_jwt" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -197,18 +351,22 @@ async def test_hmac_and_none_algorithms_are_refused(client: OIDCClient, provider
     hmac_token = jwt.encode({"alg": "HS256"}, claims, OctKey.import_key(provider.client_secret * 4))
     header = base64.urlsafe_b64encode(json.dumps({"alg": "none"}).encode()).rstrip(b"=").decode()
     payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    for token in (hmac_token, f"{header}.{payload}.", "not-a-jwt", "a.b.c"):
+    for token in (hmac_token, f"{header}.{payload}."):
+        with pytest.raises(OIDCError) as caught:
+            await client.verify_id_token(token, nonce=nonce)
+        assert caught.value.code == "unsupported_algorithm"
+    for token in ("not-a-jwt", "a.b.c"):
         with pytest.raises(OIDCError) as caught:
             await client.verify_id_token(token, nonce=nonce)
         assert caught.value.code == "bad_token"
 
 
-async def test_unknown_kid_is_a_bad_signature(client: OIDCClient, provider: FakeOIDCProvider) -> None:
+async def test_unknown_kid_is_an_unknown_key(client: OIDCClient, provider: FakeOIDCProvider) -> None:
     nonce = new_secret()
     token = provider.sign(claims_for(provider, nonce), header={"kid": "unknown"})
     with pytest.raises(OIDCError) as caught:
         await client.verify_id_token(token, nonce=nonce)
-    assert caught.value.code == "bad_signature"
+    assert caught.value.code == "unknown_key"
 
 
 async def test_discovery_is_lazy_and_probe_follows_the_provider() -> None:

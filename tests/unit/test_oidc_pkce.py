@@ -80,3 +80,40 @@ def test_unusable_discovery_documents(document: dict[str, object]) -> None:
     with pytest.raises(OIDCError) as caught:
         ProviderMetadata.from_document(document, "https://issuer.example")
     assert caught.value.code == "bad_discovery"
+
+
+def test_metadata_reads_userinfo_prompts_and_the_iss_promise() -> None:
+    document = DOCUMENT | {
+        "userinfo_endpoint": "https://issuer.example/me",
+        "prompt_values_supported": ["none", "login", "consent"],
+        "authorization_response_iss_parameter_supported": True,
+    }
+    metadata = ProviderMetadata.from_document(document, "https://issuer.example")
+    assert metadata.userinfo_endpoint == "https://issuer.example/me"
+    assert metadata.prompt_values == ("none", "login", "consent")
+    assert metadata.response_iss is True
+    bare = ProviderMetadata.from_document(
+        DOCUMENT | {"userinfo_endpoint": "javascript:alert(1)"}, "https://issuer.example"
+    )
+    assert (bare.userinfo_endpoint, bare.prompt_values, bare.response_iss) == (None, (), False)
+
+
+@pytest.mark.parametrize(
+    ("offered", "chosen"),
+    [
+        (None, "client_secret_basic"),  # the discovery default
+        (["client_secret_post", "client_secret_basic"], "client_secret_basic"),
+        (["private_key_jwt", "client_secret_post"], "client_secret_post"),
+    ],
+)
+def test_client_authentication_follows_discovery(offered: list[str] | None, chosen: str) -> None:
+    document = DOCUMENT | ({"token_endpoint_auth_methods_supported": offered} if offered else {})
+    assert ProviderMetadata.from_document(document, "https://issuer.example").client_auth_method() == chosen
+
+
+def test_no_usable_client_authentication_is_a_clear_error() -> None:
+    document = DOCUMENT | {"token_endpoint_auth_methods_supported": ["private_key_jwt", "tls_client_auth"]}
+    with pytest.raises(OIDCError) as caught:
+        ProviderMetadata.from_document(document, "https://issuer.example").client_auth_method()
+    assert caught.value.code == "unsupported_auth_method"
+    assert "private_key_jwt, tls_client_auth" in str(caught.value)

@@ -87,7 +87,20 @@ def test_message_pages(catalog: Catalog, kind: str, language: str) -> None:
 
 @pytest.mark.parametrize("language", ["en", "ja"])
 @pytest.mark.parametrize(
-    "code", ["bad_signature", "wrong_audience", "wrong_issuer", "expired", "wrong_nonce", "bad_token", "unknown"]
+    "code",
+    [
+        "bad_signature",
+        "wrong_audience",
+        "wrong_issuer",
+        "expired",
+        "wrong_nonce",
+        "bad_token",
+        "unsupported_algorithm",
+        "unknown_key",
+        "bad_userinfo",
+        "wrong_subject",
+        "unknown",
+    ],
 )
 def test_token_invalid_pages_name_the_reason(catalog: Catalog, code: str, language: str) -> None:
     page = token_invalid_page(catalog, language, code)
@@ -209,3 +222,46 @@ def test_cookie_is_secure_exactly_when_the_base_url_is_https() -> None:
     assert secure_cookies(https)
     assert cookie_name(https) == SECURE_COOKIE_NAME
     assert re.fullmatch(r"__Host-[a-z_]+", SECURE_COOKIE_NAME)
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+@pytest.mark.parametrize(
+    ("kind", "values"),
+    [
+        ("rate_limited", {"seconds": "12"}),
+        ("form_invalid", {}),
+        ("provider_error_described", {"error": "invalid_request", "description": "unsupported prompt value"}),
+        ("provider_unsupported", {}),
+    ],
+)
+def test_new_message_pages(catalog: Catalog, kind: str, values: dict[str, str], language: str) -> None:
+    page = message_page(catalog, language, kind, status=400, **values)
+    text = "".join(assert_accessible_document(page.html, language).text)
+    assert catalog.t(language, f"web.{kind}.title") in text
+    for value in values.values():
+        assert value in text
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_retry_with_the_same_link_replaces_run_login_again(catalog: Catalog, language: str) -> None:
+    page = message_page(catalog, language, "token_failed", status=502, try_again=True, retry_same_link=True)
+    text = "".join(outline(page.html).text)
+    assert catalog.t(language, "web.retry_same_link") in text
+    assert catalog.t(language, "web.try_again") not in text
+
+
+def test_the_discord_name_is_filtered_like_the_email(catalog: Catalog) -> None:
+    page = confirm_page(
+        catalog,
+        "en",
+        email="a@example.com",
+        email_verified=True,
+        sub="1",
+        discord_user_id=2,
+        csrf_token="t",
+        discord_name="evil\u202egnp.exe\x1b[31m" + "x" * 500,
+    )
+    assert "\u202e" not in page.html
+    assert "\x1b" not in page.html
+    assert "@evil\ufffdgnp.exe\ufffd[31m" in page.html
+    assert "x" * 250 not in page.html
