@@ -14,6 +14,24 @@ from typing import Literal
 Refusal = Literal["user_busy", "server_busy"]
 
 
+class ChatSlot:
+    """One held slot; :meth:`release` is idempotent, so an answer can free its slot before its last edit."""
+
+    def __init__(self, limiter: ChatLimiter, user_id: int) -> None:
+        self._limiter = limiter
+        self._user_id = user_id
+        self._held = True
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._limiter._release(self._user_id)
+
+
 class ChatLimiter:
     def __init__(self, *, max_total: int, max_per_user: int) -> None:
         self.max_total = max_total
@@ -28,17 +46,25 @@ class ChatLimiter:
             return "server_busy"
         return None
 
-    @contextmanager
-    def slot(self, user_id: int) -> Iterator[None]:
-        """Hold one slot for `user_id`; check `refusal()` first (single-threaded asyncio: no race between)."""
+    def acquire(self, user_id: int) -> ChatSlot:
+        """Take one slot for `user_id`; check `refusal()` first (single-threaded asyncio: no race between)."""
         if self.refusal(user_id) is not None:
             raise RuntimeError("no free chat slot; call refusal() first")
         self._per_user[user_id] += 1
         self._total += 1
+        return ChatSlot(self, user_id)
+
+    @contextmanager
+    def slot(self, user_id: int) -> Iterator[ChatSlot]:
+        """Hold one slot for the block (or until the slot is released earlier)."""
+        held = self.acquire(user_id)
         try:
-            yield
+            yield held
         finally:
-            self._total -= 1
-            self._per_user[user_id] -= 1
-            if self._per_user[user_id] <= 0:
-                del self._per_user[user_id]
+            held.release()
+
+    def _release(self, user_id: int) -> None:
+        self._total -= 1
+        self._per_user[user_id] -= 1
+        if self._per_user[user_id] <= 0:
+            del self._per_user[user_id]

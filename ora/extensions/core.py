@@ -12,10 +12,12 @@ import lightbulb
 
 from ora.replies import Replies, UserFacingError
 from ora.runtime import DependencyProbe, Runtime
+from ora.services.llm import LLMClient
 from ora.store import Store
 
 loader = lightbulb.Loader()
 SAY_MAX_CHARS = 2000  # one Discord message
+_AUTH_REQUESTS = {"chat": "POST /chat/completions", "models": "GET /models", "props": "GET /props"}
 
 
 def format_latency(seconds: float) -> str | None:
@@ -98,7 +100,13 @@ class Health(
 ):
     @lightbulb.invoke
     async def invoke(
-        self, ctx: lightbulb.Context, replies: Replies, bot: hikari.GatewayBot, runtime: Runtime, store: Store
+        self,
+        ctx: lightbulb.Context,
+        replies: Replies,
+        bot: hikari.GatewayBot,
+        runtime: Runtime,
+        store: Store,
+        llm: LLMClient,
     ) -> None:
         await replies.defer(ctx)
         database = "health.ok" if await store.ping() else "health.down"
@@ -129,9 +137,10 @@ class Health(
             ),
         ]
         for probe, state in zip(runtime.probes, states, strict=True):
-            lines.append(
-                replies.text(
-                    ctx, "health.dependency", name=replies.text(ctx, probe.name_key), state=replies.text(ctx, state)
-                )
-            )
+            shown = replies.text(ctx, state)
+            # llama-server answers GET /v1/models without the key: say when a request that needs it was refused.
+            if probe.name_key == "health.llm" and (failure := llm.auth_failure) is not None:
+                request = _AUTH_REQUESTS.get(failure.source, failure.source)
+                shown = replies.text(ctx, "health.llm_key_refused", status=failure.status, source=request)
+            lines.append(replies.text(ctx, "health.dependency", name=replies.text(ctx, probe.name_key), state=shown))
         await replies.edit(ctx, "\n".join(lines))

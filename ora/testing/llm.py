@@ -21,8 +21,24 @@ Dialects (where the reasoning travels, and each server's chunk details):
 * ``lmstudio`` — ``delta.reasoning`` (LM Studio, gpt-oss); ``ollama`` — ``delta.reasoning`` with
   ``content: ""`` alongside; ``llamacpp`` — ``delta.reasoning_content`` with ``content: null``;
   ``vllm`` — ``delta.reasoning_content`` (vLLM before the field was renamed ``reasoning``);
-* ``think-tags`` — ``<think>…</think>`` inside the content; ``harmony`` — gpt-oss harmony markers in the
-  content; ``plain`` — no reasoning at all.
+* ``think-tags`` — ``<think>…</think>`` inside the content; ``think-template`` — a chat template that opens
+  ``<think>`` in the prompt (DeepSeek-R1 style), so the content is ``reasoning</think>answer`` with no
+  opening tag; ``harmony`` — gpt-oss harmony markers in the content; ``plain`` — no reasoning at all.
+
+Server behaviours (constructor arguments, also plain attributes a test may change):
+
+* ``api_key`` — chat requests and ``/props`` need ``Authorization: Bearer <api_key>`` (401 otherwise), but
+  ``/v1/models`` answers without it, as llama-server does;
+* ``context_size`` — a request whose messages exceed it (``len // 4`` tokens each, plus 4 per message) is
+  refused: ``context_error="http"`` answers 400 ``exceed_context_size_error`` with ``n_ctx`` (llama.cpp
+  today), ``"sse_field"`` answers 200 with an ``error:`` SSE field then ``data: [DONE]`` (llama.cpp builds
+  before late 2025);
+* ``props`` — serve llama.cpp's ``GET /props`` (``default_generation_settings.n_ctx`` when
+  ``publish_context``, and ``chat_template``); ``lmstudio_api`` — serve LM Studio's ``GET /api/v0/models``
+  (``loaded_context_length`` when ``publish_context``). Without them those paths are 404.
+
+:attr:`FakeLLMServer.client_gone` is set when a client stops reading a stream (it disconnected), and
+:attr:`FakeLLMServer.chat_requests` lists only the chat requests.
 """
 
 from __future__ import annotations
@@ -40,7 +56,7 @@ from aiohttp import web
 
 __all__ = ["Dialect", "FakeLLMServer", "Fault", "RecordedRequest", "Script"]
 
-Dialect = Literal["lmstudio", "ollama", "llamacpp", "vllm", "think-tags", "harmony", "plain"]
+Dialect = Literal["lmstudio", "ollama", "llamacpp", "vllm", "think-tags", "think-template", "harmony", "plain"]
 Fault = Literal[
     "http500",  # an error status with {"error": {"message", "type"}} (OpenAI / LM Studio / llama.cpp)
     "http_error_string",  # an error status with {"error": "…"} (Ollama)
@@ -54,7 +70,11 @@ Fault = Literal[
     "end_mid_stream",  # ends the response cleanly halfway through (no finish_reason, no [DONE])
     "usage_only_chunk",  # extra usage-only chunks (empty "choices") before and after the answer
     "no_done",  # complete answer with finish_reason, but no "data: [DONE]"
+    "error_field",  # 200, then `error: {"code", "message", "type"}` as an SSE field and "data: [DONE]" (old llama.cpp)
+    "no_finish_reason",  # the answer, then "data: [DONE]", but no chunk carries a finish_reason
+    "endless",  # the answer repeated for ever (pace it with delay_per_chunk), until the client goes away
 ]
+ContextError = Literal["http", "sse_field"]
 ModelsFault = Literal["http500", "malformed", "hang"]
 
 _REASONING_FIELD: dict[str, str] = {
@@ -90,6 +110,7 @@ class Script:
     write_size: int | None = None
     model: str | None = None
     force_json: bool = False  # answer with one JSON completion even when a stream was asked for
+    error_type: str = "server_error"  # the "type" of an error_field fault
 
 
 @attrs.frozen
@@ -105,12 +126,31 @@ class RecordedRequest:
 class FakeLLMServer:
     """An aiohttp server speaking the OpenAI chat-completions protocol the way local servers do."""
 
-    def __init__(self, *, models: tuple[str, ...] = ("openai/gpt-oss-20b", "qwen/qwen3-8b")) -> None:
+    def __init__(
+        self,
+        *,
+        models: tuple[str, ...] = ("openai/gpt-oss-20b", "qwen/qwen3-8b"),
+        api_key: str | None = None,
+        context_size: int | None = None,
+        context_error: ContextError = "http",
+        props: bool = False,
+        lmstudio_api: bool = False,
+        publish_context: bool = True,
+        chat_template: str | None = None,
+    ) -> None:
         self.models: list[str] = list(models)
         self.models_fault: ModelsFault | None = None
+        self.api_key = api_key
+        self.context_size = context_size
+        self.context_error: ContextError = context_error
+        self.props = props
+        self.lmstudio_api = lmstudio_api
+        self.publish_context = publish_context
+        self.chat_template = chat_template
         self.requests: list[RecordedRequest] = []
         self.first_token_sent = asyncio.Event()
         self.first_token_at: float | None = None  # time.perf_counter() when the first answer text went out
+        self.client_gone = asyncio.Event()
         self._script = Script()
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -129,6 +169,8 @@ class FakeLLMServer:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/props", self._props)
+        app.router.add_get("/api/v0/models", self._lmstudio_models)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -166,6 +208,10 @@ class FakeLLMServer:
     def last_request(self) -> RecordedRequest:
         return self.requests[-1]
 
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        return [request for request in self.requests if request.path == "/v1/chat/completions"]
+
     # ------------------------------------------------------------------------------- handlers
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
@@ -180,6 +226,72 @@ class FakeLLMServer:
         data = [{"id": name, "object": "model", "owned_by": "organization_owner"} for name in self.models]
         return web.json_response({"object": "list", "data": data})
 
+    async def _props(self, request: web.Request) -> web.StreamResponse:
+        """llama.cpp's ``GET /props`` (it needs the API key, unlike ``/v1/models``)."""
+        self._record(request, None)
+        if not self.props:
+            return web.Response(status=404, text="File Not Found")
+        if (refused := self._refuse_key(request)) is not None:
+            return refused
+        settings: dict[str, Any] = {"id": 0, "n_predict": -1, "temperature": 0.8}
+        if self.publish_context and self.context_size is not None:
+            settings["n_ctx"] = self.context_size
+        body: dict[str, Any] = {"default_generation_settings": settings, "total_slots": 1, "build_info": "b6497"}
+        if self.chat_template is not None:
+            body["chat_template"] = self.chat_template
+        return web.json_response(body)
+
+    async def _lmstudio_models(self, request: web.Request) -> web.StreamResponse:
+        """LM Studio's ``GET /api/v0/models``."""
+        self._record(request, None)
+        if not self.lmstudio_api:
+            return web.Response(status=404, text="Unexpected endpoint or method.")
+        if (refused := self._refuse_key(request)) is not None:
+            return refused
+        data: list[dict[str, Any]] = []
+        for name in self.models:
+            entry: dict[str, Any] = {"id": name, "object": "model", "type": "llm", "state": "loaded"}
+            entry["max_context_length"] = 131072
+            if self.publish_context and self.context_size is not None:
+                entry["loaded_context_length"] = self.context_size
+            data.append(entry)
+        return web.json_response({"object": "list", "data": data})
+
+    def _refuse_key(self, request: web.Request) -> web.Response | None:
+        if self.api_key is None or request.headers.get("Authorization") == f"Bearer {self.api_key}":
+            return None
+        return web.json_response(
+            {"error": {"code": 401, "message": "Invalid API Key", "type": "authentication_error"}}, status=401
+        )
+
+    def _context_overflow(self, body: dict[str, Any]) -> int | None:
+        """The prompt's token count when it does not fit in ``context_size``."""
+        messages = body.get("messages")
+        if self.context_size is None or not isinstance(messages, list):
+            return None
+        tokens = sum(len(str(m.get("content", ""))) // 4 + 4 for m in messages if isinstance(m, dict))
+        return tokens if tokens > self.context_size else None
+
+    async def _refuse_context(self, request: web.Request, tokens: int) -> web.StreamResponse:
+        error = {
+            "code": 400,
+            "message": f"request ({tokens} tokens) exceeds the available context size ({self.context_size} tokens), "
+            "try increasing it",
+            "type": "exceed_context_size_error",
+            "n_prompt_tokens": tokens,
+            "n_ctx": self.context_size,
+        }
+        if self.context_error == "http":
+            return web.json_response({"error": error}, status=400)
+        # Old llama.cpp: no n_ctx in the error, and the words before the context size changed since.
+        old = {"code": 400, "message": "the request exceeds the available context size, try increasing it"}
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        await response.write(f"error: {json.dumps({**old, 'type': 'exceed_context_size_error'})}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         try:
             body = await request.json()
@@ -187,10 +299,14 @@ class FakeLLMServer:
             body = None
         self._record(request, body)
         script = self._script
+        if (refused := self._refuse_key(request)) is not None:
+            return refused
         if not isinstance(body, dict):
             return web.json_response(
                 {"error": {"message": "invalid JSON body", "type": "invalid_request_error"}}, status=400
             )
+        if (tokens := self._context_overflow(body)) is not None:
+            return await self._refuse_context(request, tokens)
         if script.fault == "http500":
             return web.json_response(
                 {"error": {"message": script.error_message, "type": "server_error", "param": None, "code": None}},
@@ -215,6 +331,24 @@ class FakeLLMServer:
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
+        try:
+            await self._stream_frames(request, response, script, model, include_usage=include_usage)
+        except ConnectionError:
+            self.client_gone.set()  # the client stopped reading and closed the connection
+        return response
+
+    async def _stream_frames(
+        self, request: web.Request, response: web.StreamResponse, script: Script, model: str, *, include_usage: bool
+    ) -> None:
+        if script.fault == "error_field":
+            error = {"code": script.error_status, "message": script.error_message, "type": script.error_type}
+            await self._send(response, f"error: {json.dumps(error)}\n\n".encode(), script)
+            await self._send(response, _sse("[DONE]", script), script)
+            await response.write_eof()
+            return
+        if script.fault == "endless":
+            await self._stream_endless(response, script, model)
+            return
         frames = list(_chunks(script, model, include_usage=include_usage))
         if script.fault == "usage_only_chunk":
             frames.insert(0, _usage_chunk(script, model, frames[0]["id"]))
@@ -223,14 +357,14 @@ class FakeLLMServer:
         half = max(1, len(frames) // 2)
         for index, frame in enumerate(frames):
             if index and not await self._pause(script.delay_per_chunk):
-                return response
+                return
             if index == half and script.fault == "drop_mid_stream":
                 if request.transport is not None:
                     request.transport.abort()
-                return response
+                return
             if index == half and script.fault == "end_mid_stream":
                 await response.write_eof()
-                return response
+                return
             await self._send(response, _sse(json.dumps(frame, ensure_ascii=False), script), script)
             if not self.first_token_sent.is_set() and _has_content(frame):
                 self.first_token_at = time.perf_counter()
@@ -241,11 +375,23 @@ class FakeLLMServer:
                     await self._send(response, injected, script)
                 if script.fault == "hang_after_first":
                     await self._stopping.wait()
-                    return response
+                    return
         if script.fault != "no_done":
             await self._send(response, _sse("[DONE]", script), script)
         await response.write_eof()
-        return response
+
+    async def _stream_endless(self, response: web.StreamResponse, script: Script, model: str) -> None:
+        """Content for ever: the answer again and again, ``chunk_size`` characters per chunk."""
+        text = _content_text(script) or "more "
+        position = 0
+        while await self._pause(max(script.delay_per_chunk, 0.001)):
+            piece = (text * 2)[position : position + script.chunk_size]
+            position = (position + script.chunk_size) % len(text)
+            frame = _frame(model, {"content": piece})
+            await self._send(response, _sse(json.dumps(frame, ensure_ascii=False), script), script)
+            if not self.first_token_sent.is_set():
+                self.first_token_at = time.perf_counter()
+                self.first_token_sent.set()
 
     # -------------------------------------------------------------------------------- helpers
 
@@ -279,6 +425,8 @@ def _content_text(script: Script) -> str:
     """The answer as it appears in ``content`` (with reasoning inline for the in-band dialects)."""
     if script.dialect == "think-tags" and script.reasoning:
         return f"<think>\n{script.reasoning}\n</think>\n\n{script.answer}"
+    if script.dialect == "think-template":
+        return f"{script.reasoning}\n</think>\n\n{script.answer}"
     if script.dialect == "harmony":
         analysis = f"<|channel|>analysis<|message|>{script.reasoning}<|end|>" if script.reasoning else ""
         return f"{analysis}<|start|>assistant<|channel|>final<|message|>{script.answer}<|return|>"
@@ -322,9 +470,19 @@ def _chunks(script: Script, model: str, *, include_usage: bool) -> Iterator[dict
         yield chunk(with_role({"content": piece}))
     if not role_sent:
         yield chunk(with_role({"content": ""}))
-    yield chunk({}, script.finish_reason)
+    yield chunk({}, None if script.fault == "no_finish_reason" else script.finish_reason)
     if include_usage:
         yield _usage_chunk(script, model, chunk_id)
+
+
+def _frame(model: str, delta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-endless",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}],
+    }
 
 
 def _usage_chunk(script: Script, model: str, chunk_id: str) -> dict[str, Any]:

@@ -5,8 +5,10 @@ Servers deliver reasoning in three ways, all handled here:
 * a separate delta field: ``reasoning`` (LM Studio, Ollama, newer vLLM) or ``reasoning_content``
   (llama.cpp, older vLLM, DeepSeek-style APIs) — see :func:`split_delta`;
 * ``<think>…</think>`` inside the content, tags possibly split across chunks; some chat templates put
-  the opening tag in the prompt, so the content starts with reasoning and only a ``</think>`` shows
-  where it ends — the text before that orphan closing tag is then retracted;
+  the opening tag in the prompt (DeepSeek-R1 style), so the content starts with reasoning and only a
+  ``</think>`` shows where it ends. Created with ``undecided=True``, the filter holds such text back
+  until it is decided (see :class:`ReasoningFilter`); otherwise text already shown before an orphan
+  closing tag is retracted;
 * OpenAI harmony markers (gpt-oss) leaking into the content:
   ``<|channel|>analysis<|message|>…<|end|><|start|>assistant<|channel|>final<|message|>…<|return|>``.
   Only the ``final`` channel (or a message without a channel) is shown.
@@ -92,6 +94,11 @@ class _Mode(enum.Enum):
 class ReasoningFilter:
     """Incremental filter: feed content deltas, get back only the visible answer.
 
+    With ``undecided=True`` the content is held back, not shown, until one of these decides what it is:
+    an orphan ``</think>`` (it was reasoning: dropped, never shown); a reasoning delta field, an explicit
+    ``<think>`` or a harmony marker (the server or the model marks reasoning another way, so the held text
+    is answer); or the caller's :meth:`release` (e.g. after a short wait) or :meth:`finish`.
+
     >>> f = ReasoningFilter()
     >>> f.feed("<thi").appended, f.feed("nk>hmm</think>\\n\\nHello").appended
     ('', 'Hello')
@@ -99,8 +106,11 @@ class ReasoningFilter:
     ('Hello', True)
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, undecided: bool = False) -> None:
         self._mode = _Mode.TEXT
+        self._undecided = undecided
+        self._held = ""  # content held back while undecided
+        self._orphan_close = False
         self._pending = ""  # a possible marker prefix held back until the next chunk
         self._text = ""
         self._channel: list[str] = []
@@ -134,31 +144,78 @@ class ReasoningFilter:
         """How many characters of reasoning were dropped."""
         return self._reasoning_chars
 
-    def add_reasoning(self, text: str) -> None:
-        """Count reasoning that arrived in a separate delta field (it is never shown)."""
-        if text:
-            self._reasoning_seen = True
-            self._reasoning_chars += len(text)
+    @property
+    def undecided(self) -> bool:
+        """Whether content is still held back because it may turn out to be reasoning."""
+        return self._undecided
+
+    @property
+    def held_text(self) -> str:
+        """The content held back while undecided."""
+        return self._held
+
+    @property
+    def orphan_close_seen(self) -> bool:
+        """Whether a ``</think>`` without an opening tag ended reasoning (the template opens ``<think>``)."""
+        return self._orphan_close
+
+    def add_reasoning(self, text: str) -> FilterUpdate:
+        """Count reasoning that arrived in a separate delta field (it is never shown).
+
+        The server separates reasoning itself, so held-back content is answer: it is released.
+        """
+        self._begin()
+        self._add_field_reasoning(text)
+        return self._update()
 
     def feed_delta(self, delta: Mapping[str, object]) -> FilterUpdate:
         """Feed one streamed ``delta`` object: reasoning fields are counted, content is filtered."""
         parts = split_delta(delta)
-        self.add_reasoning(parts.reasoning)
-        return self.feed(parts.content)
+        self._begin()
+        self._add_field_reasoning(parts.reasoning)
+        self._consume(self._pending + parts.content, final=False)
+        return self._update()
 
     def feed(self, chunk: str) -> FilterUpdate:
         """Feed one content delta; return the answer text it made visible."""
-        self._appended = []
-        self._replaced = False
+        self._begin()
         self._consume(self._pending + chunk, final=False)
         return self._update()
 
-    def finish(self) -> FilterUpdate:
-        """End of stream: release any held-back partial marker as ordinary text."""
+    def release(self) -> FilterUpdate:
+        """Decide that the held-back content is answer: show it, and stop holding back."""
+        self._begin()
+        self._decide(answer=True)
+        return self._update()
+
+    def finish(self, *, held_is_answer: bool = True) -> FilterUpdate:
+        """End of stream: release any held-back partial marker as ordinary text, then decide what
+        still-undecided content is (answer by default; reasoning with ``held_is_answer=False``)."""
+        self._begin()
+        self._consume(self._pending, final=True)
+        self._decide(answer=held_is_answer)
+        return self._update()
+
+    def _begin(self) -> None:
         self._appended = []
         self._replaced = False
-        self._consume(self._pending, final=True)
-        return self._update()
+
+    def _add_field_reasoning(self, text: str) -> None:
+        if text:
+            self._reasoning_seen = True
+            self._reasoning_chars += len(text)
+            self._decide(answer=True)
+
+    def _decide(self, *, answer: bool) -> None:
+        if not self._undecided:
+            return
+        self._undecided = False
+        held, self._held = self._held, ""
+        if answer:
+            self._emit(held)
+        else:
+            self._reasoning_seen = self._reasoning_seen or bool(held.strip())
+            self._reasoning_chars += len(held)
 
     def _update(self) -> FilterUpdate:
         return FilterUpdate(appended="".join(self._appended), replaced=self._replaced)
@@ -187,7 +244,9 @@ class ReasoningFilter:
             pos = lt + 1
 
     def _emit(self, text: str) -> None:
-        if self._mode is _Mode.TEXT:
+        if self._mode is _Mode.TEXT and self._undecided:
+            self._held += text.lstrip() if not self._held else text
+        elif self._mode is _Mode.TEXT:
             if not self._text:
                 text = text.lstrip()
             if text:
@@ -206,14 +265,20 @@ class ReasoningFilter:
         elif marker in (_THINK_OPEN, _THINK_CLOSE) and mode is not _Mode.TEXT:
             self._emit(marker)  # think tags inside a harmony section are just part of it
         elif marker == _THINK_OPEN:
+            self._decide(answer=True)
             self._think_opened = True
             self._reasoning_seen = True
             self._mode = _Mode.THINK
         elif marker == _THINK_CLOSE:
             # A stray closing tag is dropped; an orphan one (no opening tag yet) ends hidden reasoning.
-            if not (self._think_opened or self._harmony_seen or self._retracted):
+            if self._undecided:
+                self._orphan_close = self._retracted = True
+                self._decide(answer=False)
+                self._reasoning_seen = True
+            elif not (self._think_opened or self._harmony_seen or self._retracted):
                 self._retract()
         else:
+            self._decide(answer=True)
             self._on_harmony_marker(marker)
 
     def _on_harmony_marker(self, marker: str) -> None:
@@ -246,7 +311,7 @@ class ReasoningFilter:
 
     def _retract(self) -> None:
         """An orphan ``</think>``: everything shown so far was reasoning."""
-        self._retracted = True
+        self._retracted = self._orphan_close = True
         self._reasoning_seen = True
         self._reasoning_chars += len(self._text)
         self._text = ""

@@ -27,6 +27,10 @@ class SSEParser:
 
     Handles ``\\n``, ``\\r\\n`` and ``\\r`` line ends, comments (``: keep-alive``), multi-line ``data``,
     and UTF-8 sequences split between chunks. An event not terminated by a blank line is not dispatched.
+
+    Beyond WHATWG, an ``error`` field is kept: llama.cpp's server (builds before late 2025) reports a failure
+    inside a stream as ``error: {json}`` at HTTP 200. It is dispatched as an event named ``error`` whose data
+    is the field's value (after the block's ``data`` event, if it had one).
     """
 
     _EOL: ClassVar[re.Pattern[str]] = re.compile(r"\r\n|\r|\n")
@@ -35,6 +39,7 @@ class SSEParser:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
         self._data: list[str] = []
+        self._error: list[str] = []
         self._event = ""
         self._started = False
         self._max_buffer = max_buffer
@@ -54,7 +59,7 @@ class SSEParser:
             self._line(buffer[start : match.start()], events)
             start = match.end()
         self._buffer = buffer[start:]
-        if len(self._buffer) + sum(map(len, self._data)) > self._max_buffer:
+        if len(self._buffer) + sum(map(len, self._data)) + sum(map(len, self._error)) > self._max_buffer:
             raise ValueError("server-sent event too large")
         return events
 
@@ -62,7 +67,10 @@ class SSEParser:
         if not line:
             if self._data:
                 events.append(SSEEvent(data="\n".join(self._data), event=self._event or "message"))
+            if self._error:
+                events.append(SSEEvent(data="\n".join(self._error), event="error"))
             self._data = []
+            self._error = []
             self._event = ""
             return
         if line.startswith(":"):
@@ -73,3 +81,5 @@ class SSEParser:
             self._data.append(value)
         elif field == "event":
             self._event = value
+        elif field == "error":
+            self._error.append(value)

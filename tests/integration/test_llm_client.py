@@ -23,6 +23,7 @@ from ora.services.llm import (
     LLMEmptyAnswer,
     LLMError,
     LLMHTTPError,
+    LLMIncomplete,
     LLMLengthExhausted,
     LLMReasoningOnly,
     LLMServerError,
@@ -443,6 +444,143 @@ async def test_probe_unreachable() -> None:
         assert (await llm.probe()).status == "unreachable"
 
 
+# ---------------------------------------------------------------- dialects of real servers (issue 9)
+
+CONTEXT_ERROR = "the request exceeds the available context size, try increasing it"
+THOUGHT = "Okay, the user greets me, so I should greet them back. "
+R1_TEMPLATE = "{% if add_generation_prompt %}{{'<｜Assistant｜><think>\\n'}}{% endif %}"
+
+
+def answer_deltas(events: list[StreamEvent]) -> list[AnswerDelta]:
+    return [event for event in events if isinstance(event, AnswerDelta)]
+
+
+@pytest.mark.parametrize(
+    ("message", "error_type", "context"), [(CONTEXT_ERROR, "exceed_context_size_error", True), ("boom", "x", False)]
+)
+async def test_error_field_in_a_stream_is_the_servers_error(
+    server: FakeLLMServer, client: LLMClient, message: str, error_type: str, context: bool
+) -> None:
+    server.script(fault="error_field", error_status=400, error_message=f"{message} {API_KEY}", error_type=error_type)
+    exc = await failure(client)
+    assert type(exc) is LLMServerError
+    assert exc.server_message == f"{message} [redacted]"
+    assert exc.error_type == error_type
+    assert exc.context_exceeded is context
+
+
+async def test_done_without_finish_reason_is_incomplete(server: FakeLLMServer, client: LLMClient) -> None:
+    server.script(answer=ANSWER, fault="no_finish_reason")
+    exc = await failure(client)
+    assert type(exc) is LLMIncomplete
+    assert exc.partial_text == ANSWER
+
+
+@pytest.mark.parametrize("how", ["forced", "props"])
+async def test_template_that_opens_think_never_shows_reasoning(how: str) -> None:
+    async with (
+        FakeLLMServer(props=how == "props", chat_template=R1_TEMPLATE) as fake,
+        LLMClient(fake.base_url, read_timeout=BOUND, total_timeout=BOUND) as llm,
+    ):
+        await llm.context_size()  # fetches the server's facts, as /chat does before it streams
+        fake.script(answer=ANSWER, reasoning=THOUGHT * 8, dialect="think-template", chunk_size=7)
+        events = await collect(llm, think_prefix="always" if how == "forced" else None)
+    deltas = answer_deltas(events)
+    assert deltas
+    assert not any(delta.replaced or "greets" in delta.text for delta in deltas)
+    assert events[-1] == StreamDone(ANSWER, "stop", events[-1].usage, "openai/gpt-oss-20b", True, len(THOUGHT * 8) + 1)
+
+
+async def test_a_model_seen_opening_think_is_held_from_then_on(server: FakeLLMServer) -> None:
+    async with LLMClient(server.base_url, read_timeout=BOUND, total_timeout=BOUND, think_hold=0.2) as llm:
+        assert llm.think_policy("openai/gpt-oss-20b") == "maybe"
+        server.script(
+            answer=ANSWER, reasoning=THOUGHT * 6, dialect="think-template", chunk_size=6, delay_per_chunk=0.01
+        )
+        first = answer_deltas(await collect(llm))
+        assert "greets" in first[0].text  # held for 0.2 s only, then shown ...
+        assert any(delta.replaced for delta in first)  # ... and retracted at the orphan </think>
+        assert llm.think_policy("openai/gpt-oss-20b") == "yes"
+        second = answer_deltas(await collect(llm))
+        assert not any(delta.replaced or "greets" in delta.text for delta in second)
+        server.script(answer=ANSWER, dialect="plain")
+        await collect(llm, model="qwen/qwen3-8b")
+        assert llm.think_policy("qwen/qwen3-8b") == "no"  # answered without it: shown at once from then on
+
+
+async def test_held_text_is_shown_when_the_stream_goes_quiet(server: FakeLLMServer) -> None:
+    server.script(answer=ANSWER, chunk_size=6, fault="hang_after_first")
+    llm = LLMClient(server.base_url, read_timeout=BOUND, total_timeout=BOUND, think_hold=0.2)
+    async with llm, asyncio.timeout(2), contextlib.aclosing(llm.stream_chat(PROMPT)) as stream:
+        first = await anext(stream)
+    assert isinstance(first, AnswerDelta)
+    assert first.text == ANSWER[:6]
+
+
+async def test_wrong_key_shows_although_the_model_list_needs_none() -> None:
+    async with (
+        FakeLLMServer(api_key="the-right-key") as fake,
+        LLMClient(fake.base_url, api_key=API_KEY, probe_timeout=1.0) as llm,
+    ):
+        assert await llm.list_models() == fake.models  # llama-server lists models without a key
+        assert (await llm.probe()).ok  # nothing has needed the key yet
+        exc = await failure(llm)
+        assert isinstance(exc, LLMHTTPError)
+        assert (exc.status, exc.unauthorized) == (401, True)
+        assert llm.auth_failure is not None
+        assert (llm.auth_failure.status, llm.auth_failure.source) == (401, "chat")
+        assert (await llm.probe()).status == "unauthorized"
+        fake.api_key = API_KEY
+        await collect(llm)
+        assert llm.auth_failure is None
+
+
+async def test_probe_finds_a_wrong_key_through_props() -> None:
+    async with (
+        FakeLLMServer(api_key="the-right-key", props=True) as fake,
+        LLMClient(fake.base_url, api_key=API_KEY, probe_timeout=1.0) as llm,
+    ):
+        result = await llm.probe()
+    assert result.status == "unauthorized"
+    assert llm.auth_failure is not None
+    assert llm.auth_failure.source == "props"
+    assert API_KEY not in result.detail
+
+
+@pytest.mark.parametrize("where", ["props", "lmstudio_api", None])
+async def test_context_size_is_read_where_the_server_publishes_it(where: str | None) -> None:
+    published = {where: True} if where else {}
+    async with FakeLLMServer(context_size=4096, **published) as fake, LLMClient(fake.base_url) as llm:
+        assert await llm.context_size("qwen/qwen3-8b") == (4096 if where else None)
+    assert [r.path for r in fake.requests] == ["/props", "/api/v0/models"]
+
+
+@pytest.mark.parametrize("style", ["http", "sse_field"])
+async def test_context_size_error_is_recognised(style: str) -> None:
+    async with (
+        FakeLLMServer(context_size=5, context_error=style) as fake,  # type: ignore[arg-type]
+        LLMClient(fake.base_url, facts_ttl=3600) as llm,
+    ):
+        assert await llm.context_size() is None
+        exc = await failure(llm)
+        assert isinstance(exc, LLMServerError)
+        assert exc.context_exceeded
+        assert isinstance(exc, LLMHTTPError) is (style == "http")
+        # llama.cpp today names its context in the error: later requests are trimmed to fit it.
+        assert await llm.context_size() == (5 if style == "http" else None)
+
+
+async def test_leaving_an_endless_stream_closes_the_connection(server: FakeLLMServer, client: LLMClient) -> None:
+    server.script(fault="endless", chunk_size=50, delay_per_chunk=0.002)
+    async with asyncio.timeout(BOUND), contextlib.aclosing(client.stream_chat(PROMPT, think_prefix="never")) as stream:
+        async for event in stream:
+            assert isinstance(event, AnswerDelta)
+            if len(event.text) > 3000:
+                break
+    async with asyncio.timeout(BOUND):
+        await server.client_gone.wait()
+
+
 # ------------------------------------------------------------------------------------ SSE parser
 
 SSE_STREAM = (
@@ -473,6 +611,11 @@ def test_sse_parser_any_split(cuts: list[int]) -> None:
     for start, end in itertools.pairwise(bounds):
         events.extend(parser.feed(SSE_STREAM[start:end]))
     assert events == SSE_EVENTS
+
+
+def test_sse_parser_keeps_llama_cpps_error_field() -> None:
+    events = SSEParser().feed(b'error: {"code": 400, "message": "too long"}\n\ndata: [DONE]\n\n')
+    assert events == [SSEEvent('{"code": 400, "message": "too long"}', event="error"), SSEEvent("[DONE]")]
 
 
 def test_sse_parser_limits_buffer() -> None:

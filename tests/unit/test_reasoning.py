@@ -187,3 +187,71 @@ def test_harmony_analysis_never_leaks(reasoning: str, answer: str, positions: li
 def test_missing_open_tag_shows_only_what_follows(reasoning: str, answer: str, positions: list[int]) -> None:
     f = run(chunked(f"{reasoning}</think>{answer}", positions))
     assert f.text == answer.lstrip()
+
+
+# -------------------------------------------------- templates that open <think> (undecided content)
+
+
+def test_undecided_content_before_an_orphan_close_tag_is_never_shown() -> None:
+    f = ReasoningFilter(undecided=True)
+    assert f.feed("Okay, the user wants").appended == ""
+    update = f.feed(" a poem.\n</think>\n\nRoses are red")
+    assert not update.replaced  # nothing had been shown, so nothing is retracted
+    assert update.appended == "Roses are red"
+    assert f.text == "Roses are red"
+    assert f.orphan_close_seen
+    assert f.reasoning_chars == len("Okay, the user wants a poem.\n")
+    assert f.feed(" and a literal </think> stays out").appended == " and a literal  stays out"
+
+
+def test_undecided_content_is_answer_once_a_reasoning_field_shows_up() -> None:
+    f = ReasoningFilter(undecided=True)
+    assert f.feed_delta({"content": "Hel"}).appended == ""
+    assert f.feed_delta({"reasoning_content": "thinking", "content": "lo"}).appended == "Hello"
+    assert f.feed("!").appended == "!"
+    assert not f.undecided
+
+
+@pytest.mark.parametrize(
+    ("chunks", "text"),
+    [
+        (["<think>hmm</think>Hi"], "Hi"),
+        (["<|channel|>analysis<|message|>hmm<|end|><|start|>assistant<|channel|>final<|message|>Hi"], "Hi"),
+    ],
+)
+def test_explicit_reasoning_markers_decide_undecided_content(chunks: list[str], text: str) -> None:
+    f = ReasoningFilter(undecided=True)
+    for chunk in chunks:
+        f.feed(chunk)
+    assert not f.undecided
+    assert f.text == text
+
+
+def test_release_and_finish_decide_what_was_held() -> None:
+    released = ReasoningFilter(undecided=True)
+    released.feed("  A plain")
+    assert released.release().appended == "A plain"
+    assert released.feed(" answer").appended == " answer"
+    assert released.feed("</think>").replaced  # still retracted if it turns out to be reasoning after all
+
+    shown = ReasoningFilter(undecided=True)
+    shown.feed("Short answer")
+    assert shown.finish().appended == "Short answer"
+
+    hidden = ReasoningFilter(undecided=True)
+    hidden.feed("reasoning cut by the token limit")
+    assert hidden.finish(held_is_answer=False).appended == ""
+    assert not hidden.has_answer
+    assert hidden.reasoning_seen
+
+
+@given(plain, plain, cuts)
+def test_undecided_reasoning_is_never_appended(reasoning: str, answer: str, positions: list[int]) -> None:
+    f = ReasoningFilter(undecided=True)
+    shown = ""
+    for chunk in chunked(f"{reasoning}\n</think>\n\n{answer}", positions):
+        update = f.feed(chunk)
+        assert not update.replaced
+        shown += update.appended
+    shown += f.finish().appended
+    assert shown == f.text == answer.lstrip()
