@@ -284,7 +284,12 @@ async def test_too_long_content_is_rejected(emu: DiscordEmulator, bot: hikari.Ga
     rec = await emu.send_command("long")
     await rec.wait_message(timeout=5)
     assert rec.final_content() == "split it"
-    assert rec.errors == ["initial response rejected: content too long (2001 > 2000 characters)"]
+    assert rec.errors == [
+        "create_interaction_response rejected by Discord's API document: "
+        "data.content: BASE_TYPE_MAX_LENGTH: Must be 2000 or fewer in length."
+    ]
+    [violation] = emu.take_violations()
+    assert (violation.kind, violation.operation) == ("request", "create_interaction_response")
 
 
 async def test_uploaded_file_is_recorded_and_served(emu: DiscordEmulator, bot: hikari.GatewayBot) -> None:
@@ -524,6 +529,8 @@ async def test_rest_auth_unknown_routes_and_errors(emu: DiscordEmulator) -> None
             assert resp.status == 404
             assert await resp.json() == {"code": 10062, "message": "Unknown interaction"}
     assert emu.unknown_routes == [("GET", "/api/v10/no/such/route")]
+    [violation] = emu.take_violations()
+    assert [p.code for p in violation.problems] == ["UNKNOWN_ROUTE"]
 
 
 async def test_attachment_faults(emu: DiscordEmulator) -> None:

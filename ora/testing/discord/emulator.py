@@ -2,8 +2,11 @@
 
 Point an unmodified ``hikari.GatewayBot(token, rest_url=emu.rest_url)`` at it; the gateway URL comes from
 ``GET /gateway/bot``. Tests then drive users (:meth:`DiscordEmulator.send_command`), inject faults (dropped
-connections, close codes, RECONNECT, INVALID SESSION, missing heartbeat ACKs, 429s, broken downloads) and
-wait, always with a timeout, on what the bot did.
+connections, close codes, RECONNECT, INVALID SESSION, missing heartbeat ACKs, 429s, 5xx answers and dropped
+REST connections, broken downloads), tighten rate limits (``emu.rate_limits.configure(...)``) or the
+interaction token's lifetime (``token_lifetime``), and wait, always with a timeout, on what the bot did.
+Every REST request, every answer and every INTERACTION_CREATE is checked against Discord's API document;
+``emu.contract_violations`` / :meth:`take_violations` hold what broke it.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import attrs
 from aiohttp import web
 
 from ora.testing.discord.attachments import AttachmentFault, StoredAttachment
+from ora.testing.discord.contract import Violation, check_interaction
 from ora.testing.discord.gateway import Gateway, GatewaySession
 from ora.testing.discord.interactions import InteractionSpec, build_interaction, normalize_options
 from ora.testing.discord.models import Guild, User
+from ora.testing.discord.openapi import document
 from ora.testing.discord.payloads import JSON
 from ora.testing.discord.records import InteractionRecord
 from ora.testing.discord.rest import RestApi
@@ -63,6 +68,7 @@ class DiscordEmulator(EmulatorState):
         default_user: User | None = None,
         heartbeat_interval_ms: int = 41_250,
         attachment_size_limit: int = 10 * 1024 * 1024,
+        token_lifetime: float = 15 * 60.0,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -77,6 +83,7 @@ class DiscordEmulator(EmulatorState):
             attachment_size_limit=attachment_size_limit,
             **kwargs,
         )
+        self.token_lifetime = token_lifetime
         self._host = host
         self._port = port
         self.gateway = Gateway(self)
@@ -90,6 +97,7 @@ class DiscordEmulator(EmulatorState):
         if self._runner is not None:
             msg = "emulator already started"
             raise RuntimeError(msg)
+        document()  # load Discord's API document now (once per process), not inside the first request
         app = web.Application(middlewares=[self.rest.middleware], client_max_size=64 * 1024 * 1024)
         app.router.add_routes(self.rest.routes())
         app.router.add_routes(self.attachment_store.routes())
@@ -262,6 +270,9 @@ class DiscordEmulator(EmulatorState):
 
     async def _send(self, spec: InteractionSpec, *, interaction_type: int) -> InteractionRecord:
         interaction_id, token, payload = build_interaction(self, spec, interaction_type=interaction_type)
+        problems = check_interaction(payload)
+        if problems:
+            self.record_violation(Violation("dispatch", "GATEWAY", "INTERACTION_CREATE", None, problems))
         rec = InteractionRecord(id=interaction_id, token=token, payload=payload, signal=self.signal)
         self.interactions[interaction_id] = rec
         self.interactions_by_token[token] = rec

@@ -75,7 +75,8 @@ class _Resolver:
         self.users[str(user.id)] = payloads.user(user)
         if self.guild is not None:
             member = payloads.interaction_member(user, self.guild.joined_at, [], self.guild.base_permissions(user.id))
-            del member["user"]
+            for field in ("user", "deaf", "mute"):  # resolved members are partial (Resolved Data Structure)
+                del member[field]
             self.members[str(user.id)] = member
 
     def add_channel(self, value: Any) -> None:
@@ -190,7 +191,6 @@ def build_interaction(
         "version": 1,
         "locale": spec.locale,
         "entitlements": [],
-        "entitlement_sku_ids": [],
         "attachment_size_limit": state.attachment_size_limit,
     }
     if guild is not None:

@@ -90,6 +90,7 @@ def user(u: User) -> JSON:
         "banner": None,
         "accent_color": None,
         "public_flags": 0,
+        "flags": 0,
         "primary_guild": None,
         "collectibles": None,
         **({"bot": True} if u.bot else {}),
@@ -101,7 +102,6 @@ def own_user(u: User) -> JSON:
     return {
         **user(u),
         "bot": True,
-        "flags": 0,
         "mfa_enabled": False,
         "locale": "en-US",
         "verified": True,
@@ -111,13 +111,18 @@ def own_user(u: User) -> JSON:
 
 
 def application(app_id: int, bot: User, owner: User) -> JSON:
-    """``GET /oauth2/applications/@me``."""
+    """``GET /oauth2/applications/@me`` and ``GET /applications/@me`` (Discord's private application object).
+
+    hikari's ``fetch_application`` (lightbulb's start-up) reads ``bot_public``, ``bot_require_code_grant``,
+    ``owner``, ``verify_key``, ``flags`` and the install parameters.
+    """
+    install = {"scopes": ["bot", "applications.commands"], "permissions": "2147485696"}
+    flags = 1 << 19  # GATEWAY_MESSAGE_CONTENT_LIMITED
     return {
         "id": str(app_id),
         "name": bot.username,
         "icon": None,
         "description": "ORA test application",
-        "summary": "",
         "type": None,
         "bot": user(bot),
         "bot_public": True,
@@ -125,21 +130,20 @@ def application(app_id: int, bot: User, owner: User) -> JSON:
         "verify_key": "a" * 64,
         "owner": user(owner),
         "team": None,
-        "flags": 1 << 19,  # GATEWAY_MESSAGE_CONTENT_LIMITED
+        "flags": flags,
+        "flags_new": str(flags),
         "tags": [],
         "rpc_origins": [],
         "redirect_uris": [],
         "interactions_endpoint_url": None,
         "role_connections_verification_url": None,
-        "install_params": {"scopes": ["bot", "applications.commands"], "permissions": "2147485696"},
-        "integration_types_config": {
-            "0": {"oauth2_install_params": {"scopes": ["bot", "applications.commands"], "permissions": "2147485696"}},
-        },
+        "install_params": install,
+        "integration_types_config": {"0": {"oauth2_install_params": install}},
         "approximate_guild_count": 1,
         "approximate_user_install_count": 0,
-        "hook": True,
-        "is_monetized": False,
-        "storefront_available": False,
+        "approximate_user_authorization_count": 0,
+        "explicit_content_filter": 0,
+        "eligible_oauth2_scopes": ["bot", "applications.commands"],
     }
 
 
@@ -210,7 +214,6 @@ def member(u: User, joined_at: datetime.datetime, role_ids: Sequence[int] = ()) 
         "flags": 0,
         "pending": False,
         "communication_disabled_until": None,
-        "unusual_dm_activity_until": None,
     }
 
 
@@ -225,11 +228,11 @@ def guild(g: Guild) -> JSON:
         "id": str(g.id),
         "name": g.name,
         "icon": None,
-        "icon_hash": None,
+        "home_header": None,
         "splash": None,
         "discovery_splash": None,
         "owner_id": str(g.owner_id),
-        "region": None,
+        "region": "deprecated",
         "afk_channel_id": None,
         "afk_timeout": 300,
         "widget_enabled": False,
@@ -256,6 +259,7 @@ def guild(g: Guild) -> JSON:
         "public_updates_channel_id": None,
         "max_video_channel_users": 25,
         "max_stage_video_channel_users": 50,
+        "nsfw": False,
         "nsfw_level": 0,
         "stickers": [],
         "premium_progress_bar_enabled": False,
@@ -271,6 +275,7 @@ def guild_create(g: Guild, bot: User, owner: User) -> JSON:
         people.setdefault(m.id, m)
     return {
         **guild(g),
+        "icon_hash": None,
         "joined_at": iso(g.joined_at),
         "large": False,
         "unavailable": False,
@@ -295,7 +300,6 @@ def message(
     *,
     message_id: int,
     channel_id: int,
-    guild_id: int | None,
     author: User,
     body: Mapping[str, Any],
     message_type: int,
@@ -305,7 +309,10 @@ def message(
     edited: bool = False,
     timestamp: str | None = None,
 ) -> JSON:
-    """A message object made from a create/edit body (content, embeds, components, flags...)."""
+    """A REST message object made from a create/edit body (content, embeds, components, flags...).
+
+    No ``guild_id``: Discord sends it only on gateway message events, never on REST message objects.
+    """
     payload: JSON = {
         "id": str(message_id),
         "type": message_type,
@@ -326,8 +333,6 @@ def message(
         "webhook_id": str(application_id),
         "application_id": str(application_id),
     }
-    if guild_id is not None:
-        payload["guild_id"] = str(guild_id)
     if interaction is not None:
         payload["interaction_metadata"] = dict(interaction)
     return payload

@@ -29,7 +29,6 @@ _ALREADY_ACKED: Result = (400, payloads.error_body(40060, "Interaction has alrea
 _UNKNOWN_WEBHOOK: Result = (404, payloads.error_body(10015, "Unknown Webhook"))
 _UNKNOWN_MESSAGE: Result = (404, payloads.error_body(10008, "Unknown Message"))
 _INVALID_TOKEN: Result = (401, payloads.error_body(50027, "Invalid Webhook Token"))
-_TOKEN_LIFETIME = 15 * 60.0
 #: interaction type -> allowed callback types
 _ALLOWED_CALLBACKS: dict[int, frozenset[int]] = {
     1: frozenset({1}),
@@ -120,15 +119,12 @@ class InteractionResponder:
             "type": payload["type"],
             "user": user,
             "authorizing_integration_owners": payload["authorizing_integration_owners"],
-            "name": payload["data"].get("name"),
-            "command_type": payload["data"].get("type", 1),
         }
         if rec.original is not None and message_type != 20:
             metadata["original_response_message_id"] = rec.original["id"]
         return payloads.message(
             message_id=message_id,
             channel_id=int(payload["channel_id"]),
-            guild_id=int(payload["guild_id"]) if payload.get("guild_id") else None,
             author=st.bot_user,
             body={**body, "flags": flags},
             message_type=message_type,
@@ -261,20 +257,40 @@ class InteractionResponder:
             "response_message_loading": ctype == 5,
             "response_message_ephemeral": bool(ephemeral),
         }
-        resource: JSON = {"type": ctype}
+        answer: JSON = {"interaction": interaction}
         if rec.original is not None and ctype in {4, 5}:
             interaction["response_message_id"] = rec.original["id"]
-            resource["message"] = rec.original
-        return 200, {"interaction": interaction, "resource": resource}
+        if rec.original is not None and ctype == 4:
+            # Discord's docs: the resource's message "only present if type is either 4 or 7"; the document
+            # describes no resource for a deferral or an autocomplete result.
+            answer["resource"] = {"type": ctype, "message": rec.original}
+        return 200, answer
 
     # ------------------------------------------------------------------ webhook
 
-    def _webhook_record(self, application_id: int, token: str) -> InteractionRecord | Result:
-        rec = self.state.interactions_by_token.get(token)
-        if rec is None or application_id != self.state.application_id:
+    def _webhook_record(self, application_id: int, token: str, action: str) -> InteractionRecord | Result:
+        """The interaction behind a webhook token, or Discord's answer for an unknown or invalid token.
+
+        The token dies 3 s after delivery without an initial response (Discord's docs: "the token will be
+        invalidated") and ``token_lifetime`` (15 min) after delivery in any case: then 401 code 50027.
+        """
+        st = self.state
+        rec = st.interactions_by_token.get(token)
+        if rec is None or application_id != st.application_id:
             return _UNKNOWN_WEBHOOK
-        if rec.delivered_at is not None and self._now() > rec.delivered_at + _TOKEN_LIFETIME:
-            return _INVALID_TOKEN
+        if rec.delivered_at is None:
+            return rec
+        age = self._now() - rec.delivered_at
+        if not rec.callbacks and age > st.interaction_deadline:
+            return self._fail(
+                rec,
+                f"{action} with a token invalidated: no initial response within {st.interaction_deadline:g} s",
+                _INVALID_TOKEN,
+            )
+        if age > st.token_lifetime:
+            return self._fail(
+                rec, f"{action} after the interaction token expired ({st.token_lifetime:g} s)", _INVALID_TOKEN
+            )
         return rec
 
     def _resolve_message(self, rec: InteractionRecord, message: str) -> tuple[str, JSON] | None:
@@ -291,7 +307,7 @@ class InteractionResponder:
 
     def get_message(self, application_id: int, token: str, message: str) -> Result:
         """``GET /webhooks/{app}/{token}/messages/{message}``."""
-        rec = self._webhook_record(application_id, token)
+        rec = self._webhook_record(application_id, token, f"GET {message}")
         if not isinstance(rec, InteractionRecord):
             return rec
         found = self._resolve_message(rec, message)
@@ -306,7 +322,7 @@ class InteractionResponder:
         files: Sequence[UploadedFile],
     ) -> Result:
         """``PATCH /webhooks/{app}/{token}/messages/{message}`` (``@original`` or a follow-up id)."""
-        rec = self._webhook_record(application_id, token)
+        rec = self._webhook_record(application_id, token, f"edit of {message}")
         if not isinstance(rec, InteractionRecord):
             return rec
         if not isinstance(body, Mapping):
@@ -332,7 +348,7 @@ class InteractionResponder:
 
     def delete_message(self, application_id: int, token: str, message: str) -> Result:
         """``DELETE /webhooks/{app}/{token}/messages/{message}``."""
-        rec = self._webhook_record(application_id, token)
+        rec = self._webhook_record(application_id, token, f"delete of {message}")
         if not isinstance(rec, InteractionRecord):
             return rec
         found = self._resolve_message(rec, message)
@@ -355,7 +371,7 @@ class InteractionResponder:
         wait: bool,
     ) -> Result:
         """``POST /webhooks/{app}/{token}``: a follow-up (the first after a deferral fills the loading message)."""
-        rec = self._webhook_record(application_id, token)
+        rec = self._webhook_record(application_id, token, "follow-up")
         if not isinstance(rec, InteractionRecord):
             return rec
         if not isinstance(body, Mapping):

@@ -7,19 +7,25 @@ Speaks the routes a hikari + lightbulb bot uses: ``GET /gateway/bot``, ``GET /us
 ``Authorization: Bot <token>`` (else 401 ``{"message": "401: Unauthorized", "code": 0}``); interaction routes
 are authorised by their token, as on Discord. Bodies may be JSON or ``multipart/form-data`` with
 ``payload_json`` and ``files[n]``. Unknown routes answer Discord's 404 JSON and are kept in
-``state.unknown_routes``. ``state.rate_limit_next(...)`` injects one 429 with Discord's headers and body.
+``state.unknown_routes``.
+
+The middleware holds every request to Discord's contract (:mod:`.contract`): a request the OpenAPI
+document rejects is answered 400 code 50035 with an ``errors`` tree, before any handler runs, and recorded
+as a violation; every answer is checked against the documented response. It also applies injected faults
+(:mod:`.faults`) and rate limits (:mod:`.ratelimits`: bucket headers on every answer, 429s past the limit).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from ora.testing.discord import payloads
+from ora.testing.discord import contract, payloads
+from ora.testing.discord.contract import Problem, Violation
+from ora.testing.discord.openapi import Operation
 from ora.testing.discord.records import UploadedFile
 from ora.testing.discord.responses import InteractionResponder, Result, validate_message
 from ora.testing.discord.state import EmulatorState
@@ -54,8 +60,20 @@ def _snowflake(request: web.Request, key: str) -> int:
         ) from None
 
 
+_BODY_KEY = web.RequestKey("ora.testing.discord.body", tuple)
+
+
 async def read_body(request: web.Request) -> tuple[Any, list[UploadedFile]]:
-    """The JSON body (or multipart ``payload_json``) and any uploaded files."""
+    """The JSON body (or multipart ``payload_json``) and any uploaded files (read once, then cached)."""
+    cached: tuple[Any, list[UploadedFile], bool] | None = request.get(_BODY_KEY)
+    if cached is None:
+        cached = await _read_body(request)
+        request[_BODY_KEY] = cached
+    body, files, _ = cached
+    return body, files
+
+
+async def _read_body(request: web.Request) -> tuple[Any, list[UploadedFile], bool]:
     if request.content_type.startswith("multipart/"):
         files: list[UploadedFile] = []
         body: Any = None
@@ -78,14 +96,20 @@ async def read_body(request: web.Request) -> tuple[Any, list[UploadedFile]]:
                         data=bytes(data),
                     )
                 )
-        return body, files
+        return body, files, True
     raw = await request.read()
     if not raw:
-        return None, []
+        return None, [], False
     try:
-        return json.loads(raw), []
+        return json.loads(raw), [], True
     except ValueError:
         raise _BadBody from None
+
+
+def _abort(request: web.Request) -> None:
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
 
 
 class RestApi:
@@ -139,40 +163,81 @@ class RestApi:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
-        """Log the request, inject rate limits, turn bad bodies into Discord's 400."""
+        """Check the request against Discord's contract, apply faults and rate limits, check the answer."""
         if not request.path.startswith(API_PREFIX):
             return await handler(request)
         st = self.state
-        st.rest_requests.append((request.method, request.path))
-        rule = st.take_rate_limit(request.method, request.path)
-        if rule is not None:
-            st.rate_limited.append((request.method, request.path))
-            st.changed()
-            return self._rate_limited(rule.retry_after, scope=rule.scope)
+        method, path = request.method, request.path
+        st.rest_requests.append((method, path))
         try:
-            return await handler(request)
+            await read_body(request)
         except _BadBody:
+            st.record_violation(
+                Violation("request", method, path, None, (Problem((), "INVALID_JSON", "The body is not JSON."),))
+            )
             return web.json_response(payloads.error_body(50109, "The request body contains invalid JSON."), status=400)
+        body, _, has_body = request[_BODY_KEY]
+        relative = path[len(API_PREFIX) :]
+        check = contract.check_request(method, relative, request.query, request.content_type, body, has_body=has_body)
+        op = check.operation
+        if op is None:
+            if check.problems:
+                st.record_violation(Violation("request", method, relative, None, check.problems))
+            return await handler(request)  # the catch-all: Discord's 404
+        st.operations_seen[op.operation_id] = st.operations_seen.get(op.operation_id, 0) + 1
+        matched = op.regex.match(relative)
+        params = matched.groupdict() if matched else {}
+        if check.problems:
+            st.record_violation(Violation("request", method, op.template, op.operation_id, check.problems))
+            self._note_rejection(params, op, check.problems)
 
-    @staticmethod
-    def _rate_limited(retry_after: float, *, scope: str) -> web.Response:
-        is_global = scope == "global"
-        reset = time.time() + retry_after
-        headers = {
-            "Retry-After": str(max(1, round(retry_after))),
-            "X-RateLimit-Limit": "5",
-            "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": f"{reset:.3f}",
-            "X-RateLimit-Reset-After": f"{retry_after:.3f}",
-            "X-RateLimit-Bucket": "emulated0bucket",
-            "X-RateLimit-Scope": scope,
-        }
-        if is_global:
-            headers["X-RateLimit-Global"] = "true"
-        body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global}
-        if not is_global:
-            body["code"] = 0
-        return web.json_response(body, status=429, headers=headers)
+        fault = st.rest_faults.take(method, path)
+        if fault is not None and fault.fault == "drop":
+            st.changed()
+            _abort(request)
+            return web.Response(status=500)  # never reaches the client
+        if fault is not None and fault.status_body is not None:
+            st.changed()
+            status, error = fault.status_body
+            return web.json_response(error, status=status)
+
+        decision = st.rate_limits.admit(op, method, path, params, request.headers.get("Authorization"))
+        if decision.rejection is not None:
+            status, headers, limited = decision.rejection
+            st.rate_limited.append((method, path))
+            st.changed()
+            return self._answer(op, web.json_response(limited, status=status, headers=headers))
+        if check.problems:
+            response: web.StreamResponse = web.json_response(contract.error_body(check.problems), status=400)
+        else:
+            response = await handler(request)
+        response.headers.update(decision.headers)
+        if fault is not None and fault.fault == "drop_after":
+            st.changed()
+            _abort(request)
+            return response
+        return self._answer(op, response)
+
+    def _note_rejection(self, params: dict[str, str], op: Operation, problems: tuple[Problem, ...]) -> None:
+        """Also note a rejected interaction request on its interaction record (``rec.errors``)."""
+        token = params.get("interaction_token") or params.get("webhook_token")
+        rec = self.state.interactions_by_token.get(token or "")
+        if rec is not None:
+            listed = "; ".join(str(p) for p in problems)
+            rec.errors.append(f"{op.operation_id} rejected by Discord's API document: {listed}")
+            rec.changed()
+
+    def _answer(self, op: Operation, response: web.StreamResponse) -> web.StreamResponse:
+        """Check what the emulator answers against the operation's documented response."""
+        body: Any = None
+        if isinstance(response, web.Response) and response.content_type == "application/json":
+            raw = response.body
+            if isinstance(raw, (bytes, bytearray)):
+                body = json.loads(raw)
+        problems = contract.check_response(op, response.status, body)
+        if problems:
+            self.state.record_violation(Violation("response", op.method, op.template, op.operation_id, problems))
+        return response
 
     def _bot(self, handler: _Handler) -> _Handler:
         async def checked(request: web.Request) -> web.StreamResponse:
@@ -368,7 +433,6 @@ class RestApi:
         msg = payloads.message(
             message_id=st.ids.next(),
             channel_id=channel_id,
-            guild_id=guild.id,
             author=st.bot_user,
             body=body,
             message_type=0,

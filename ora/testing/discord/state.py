@@ -7,32 +7,20 @@ The gateway (:mod:`.gateway`) and the REST API (:mod:`.rest`) both work on one :
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from ora.testing.discord.attachments import AttachmentStore
 from ora.testing.discord.commands import CommandStore
+from ora.testing.discord.contract import LOG, Violation
+from ora.testing.discord.faults import RestFaultKind, RestFaults
 from ora.testing.discord.models import DEFAULT_APPLICATION_ID, DEFAULT_OWNER_ID, Guild, User
 from ora.testing.discord.payloads import JSON, SnowflakeFactory, make_token
+from ora.testing.discord.ratelimits import RateLimiter, RateLimitScope
 from ora.testing.discord.records import ChangeSignal, InteractionRecord
 
-__all__ = ["EmulatorState", "RateLimitRule", "RateLimitScope"]
+__all__ = ["EmulatorState", "RateLimitScope"]
 
 _MIB = 1024 * 1024
-RateLimitScope = Literal["user", "shared", "global"]
-
-
-class RateLimitRule:
-    """A pending injected 429 for the next request whose path contains ``route_substring``.
-
-    ``scope`` is Discord's ``X-RateLimit-Scope``: ``"user"`` (per-route, the default), ``"shared"`` or
-    ``"global"`` (adds ``X-RateLimit-Global`` and ``"global": true``).
-    """
-
-    def __init__(self, route_substring: str, retry_after: float, *, method: str | None, scope: RateLimitScope) -> None:
-        self.route_substring = route_substring
-        self.retry_after = retry_after
-        self.method = method
-        self.scope = scope
 
 
 class EmulatorState:
@@ -72,8 +60,10 @@ class EmulatorState:
         self.ack_heartbeats = True
         #: Send GUILD_CREATE for every guild after READY.
         self.guild_create_on_ready = True
-        #: Seconds the bot has for the initial interaction response.
+        #: Seconds the bot has for the initial interaction response (after that the token is invalid too).
         self.interaction_deadline = 3.0
+        #: Seconds an interaction token lasts (Discord: 15 minutes); later token requests get 401 code 50027.
+        self.token_lifetime = 15 * 60.0
         #: ``attachment_size_limit`` sent in interactions.
         self.attachment_size_limit = attachment_size_limit
         #: Privileged intents (GUILD_MEMBERS 1<<1, GUILD_PRESENCES 1<<8, MESSAGE_CONTENT 1<<15) the app may use.
@@ -92,7 +82,10 @@ class EmulatorState:
         self.attachment_store = AttachmentStore()
         self.interactions: dict[int, InteractionRecord] = {}
         self.interactions_by_token: dict[str, InteractionRecord] = {}
-        self.rate_limit_rules: list[RateLimitRule] = []
+        #: Per-route buckets, the global limit and injected 429s (``rate_limits.configure(...)`` makes them strict).
+        self.rate_limits = RateLimiter()
+        #: Injected 5xx answers and dropped connections (:meth:`fail_next`).
+        self.rest_faults = RestFaults()
         self.base_url = ""
         #: DM channel id per user id (made on first DM interaction)
         self.dm_channels: dict[int, int] = {}
@@ -117,8 +110,12 @@ class EmulatorState:
         #: ``(method, path)`` of every REST request, and the ones that matched no route.
         self.rest_requests: list[tuple[str, str]] = []
         self.unknown_routes: list[tuple[str, str]] = []
-        #: ``(method, path)`` of requests answered with an injected 429.
+        #: ``(method, path)`` of requests answered with a 429 (injected or past a bucket's limit).
         self.rate_limited: list[tuple[str, str]] = []
+        #: Requests per operation id of Discord's API document.
+        self.operations_seen: dict[str, int] = {}
+        #: Contract violations seen by this emulator and not taken yet (:meth:`take_violations`).
+        self.contract_violations: list[Violation] = []
         #: messages the bot created with ``POST /channels/{id}/messages``.
         self.channel_messages: list[JSON] = []
 
@@ -156,18 +153,32 @@ class EmulatorState:
         method: str | None = None,
         scope: RateLimitScope = "user",
     ) -> None:
-        """Answer the next request (optionally only ``method``) whose path contains ``route_substring`` with a 429."""
-        self.rate_limit_rules.append(
-            RateLimitRule(route_substring, retry_after, method=method.upper() if method else None, scope=scope)
-        )
+        """Answer the next request (optionally only ``method``) whose path contains ``route_substring`` with a 429.
 
-    def take_rate_limit(self, method: str, path: str) -> RateLimitRule | None:
-        """Pop the first rule matching this request."""
-        for rule in self.rate_limit_rules:
-            if rule.route_substring in path and (rule.method is None or rule.method == method):
-                self.rate_limit_rules.remove(rule)
-                return rule
-        return None
+        The window is enforced: a retry within ``retry_after`` seconds gets another 429 (and is counted in
+        ``rate_limits.early_retries``).
+        """
+        self.rate_limits.inject(route_substring, retry_after, method=method, scope=scope)
+
+    def fail_next(
+        self, route_substring: str, fault: RestFaultKind = 500, *, method: str | None = None, times: int = 1
+    ) -> None:
+        """Make the next ``times`` matching requests fail: ``500``/``502``/``503``/``504``, ``"drop"`` (connection
+        aborted before anything happens) or ``"drop_after"`` (the request is applied, then the connection aborted).
+        """
+        self.rest_faults.add(route_substring, fault, method=method, times=times)
+
+    def record_violation(self, violation: Violation) -> None:
+        """Keep a contract violation here and in the process-wide log (the test session fails on it)."""
+        self.contract_violations.append(violation)
+        LOG.record(violation)
+        self.changed()
+
+    def take_violations(self) -> list[Violation]:
+        """Return and forget this emulator's violations (for tests that provoke them on purpose)."""
+        taken, self.contract_violations = self.contract_violations, []
+        LOG.forget(taken)
+        return taken
 
     def summary(self) -> dict[str, Any]:
         """Counters for error messages."""
