@@ -1,4 +1,4 @@
-"""Start one bot (the ORA bot or the minimal baseline) against a fresh emulator and the local fakes.
+"""Start one bot (the ORA bot, the minimal lightbulb bot, hikari alone) against a fresh emulator and the fakes.
 
 Everything a benchmark opens here is closed by the `running_bot` context manager: the bot process (SIGTERM,
 then SIGKILL), the emulator, the fake LLM and ORA servers and the temporary folder.
@@ -26,8 +26,10 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 LAUNCHER = BENCH_DIR / "launch.py"
 MINIMAL_BOT = BENCH_DIR / "minimal_bot.py"
+PLAIN_HIKARI_BOT = BENCH_DIR / "plain_hikari_bot.py"
 
-BotKind = Literal["full", "minimal"]
+#: the ORA bot (`python -m ora`), the minimal hikari + lightbulb bot, hikari alone
+BotKind = Literal["full", "minimal", "plain_hikari"]
 Variant = Literal["plain", "json", "libs", "uvloop", "speedups"]
 
 #: Heartbeat interval the emulator asks for: short, so /ping has a measured latency soon after READY.
@@ -80,7 +82,7 @@ def add_site_dirs(site_dirs: tuple[Path, ...]) -> None:
 
 def bot_command(kind: BotKind, variant: Variant) -> tuple[str, ...]:
     """Arguments after the interpreter: the launcher, the speed-up mode and the bot."""
-    target = ("-m", "ora") if kind == "full" else (str(MINIMAL_BOT),)
+    target = ("-m", "ora") if kind == "full" else (str(MINIMAL_BOT if kind == "minimal" else PLAIN_HIKARI_BOT),)
     return (str(LAUNCHER), variant, *target)
 
 

@@ -5,8 +5,10 @@
 Same libraries, intents and logging level as the ORA bot, nothing else: no database, no web server, no
 extensions, no dependency injection beyond lightbulb's own. It logs `ready: commands synced` like the ORA
 bot so the same harness can wait for it. SIGINT/SIGTERM stop it (hikari's `run` handles both).
-`MINIMAL_BOT_KEEPALIVE=1` keeps REST connections open (hikari's default closes them after every request), to
-compare like with like against an ORA bot that does so.
+
+By default it is set up like the ORA bot, to compare like with like: REST connections kept alive (hikari's
+default closes them after every request) and lightbulb's dependency resolvers cached (`ora.linkd_compat`).
+`MINIMAL_BOT_KEEPALIVE=0` and `MINIMAL_BOT_RESOLVER_CACHE=0` give the bot as hikari and lightbulb ship it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import sys
 
 import hikari
 import lightbulb
+
+from ora.linkd_compat import cache_injection_resolvers
 
 DEFAULT_REST_URL = "https://discord.com/api/v10"
 log = logging.getLogger("minimal")
@@ -31,17 +35,22 @@ class Ping(lightbulb.SlashCommand, name="ping", description="Show the bot's gate
         await ctx.respond(f"Pong! Gateway heartbeat latency: {shown}.", ephemeral=True)
 
 
+def _enabled(name: str) -> bool:
+    return os.environ.get(name, "1") != "0"
+
+
 def build() -> hikari.GatewayBot:
     token = os.environ["DISCORD_BOT_TOKEN"]
     guild = os.environ.get("ORA_DEV_GUILD_ID")
-    keepalive = os.environ.get("MINIMAL_BOT_KEEPALIVE") == "1"
+    if _enabled("MINIMAL_BOT_RESOLVER_CACHE"):
+        cache_injection_resolvers()
     bot = hikari.GatewayBot(
         token,
         rest_url=os.environ.get("DISCORD_REST_URL") or DEFAULT_REST_URL,
         intents=hikari.Intents.GUILDS,
         logs=None,
         banner=None,
-        http_settings=hikari.impl.HTTPSettings(force_close_transports=not keepalive),
+        http_settings=hikari.impl.HTTPSettings(force_close_transports=not _enabled("MINIMAL_BOT_KEEPALIVE")),
     )
     client = lightbulb.client_from_app(bot, default_enabled_guilds=[int(guild)] if guild else ())
     client.register(Ping)

@@ -37,6 +37,8 @@ class PingFigures:
     cpu_ms_per_interaction: float
     rss_after: int
     peak_rss: int
+    #: each burst's throughput (/s), in round order: round i of every bot ran within seconds of each other
+    burst_rates: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -51,7 +53,10 @@ class _Tally:
 
     async def measured(self, work: Awaitable[int]) -> None:
         before = procstat.cpu_seconds(self.bot.pid)
-        self.interactions += await work
+        try:
+            self.interactions += await work
+        except* PingFailed as failures:
+            raise PingFailed(f"the {self.bot.label} bot: {failures.exceptions[0]}") from failures
         self.cpu_seconds += procstat.cpu_seconds(self.bot.pid) - before
 
 
@@ -90,7 +95,7 @@ async def burst(emulator: DiscordEmulator, users: int, per_user: int) -> float:
     return loop.time() - started
 
 
-async def _warm_up(emulator: DiscordEmulator) -> None:
+async def warm_up(emulator: DiscordEmulator) -> None:
     # A heartbeat has been acknowledged, so /ping shows a latency (both bots format it the same way).
     await emulator.wait_until(lambda: emulator.heartbeat_count >= 1, timeout=10, what="a heartbeat")
     for _ in range(WARMUP):
@@ -102,10 +107,11 @@ async def measure_interleaved(
 ) -> list[PingFigures]:
     """The same /ping workload on several bots, interleaved in small blocks so drifting background load on a
     shared machine hits them alike: `block` sequential pings per bot in turn until each had `sequential`,
-    then `bursts` rounds of one burst per bot. CPU is the bot's own, counted over its blocks only."""
+    then `bursts` rounds of one burst per bot (every other round in reverse order). CPU is the bot's own, counted
+    over its blocks only."""
     tallies = [_Tally(bot) for bot in bots]
     for tally in tallies:
-        await _warm_up(tally.bot.emulator)
+        await warm_up(tally.bot.emulator)
 
     async def sequential_block(tally: _Tally, count: int) -> int:
         for _ in range(count):
@@ -117,14 +123,18 @@ async def measure_interleaved(
         tally.throughputs.append(users * per_user / seconds)
         return users * per_user
 
+    def in_turn(round_index: int) -> list[_Tally]:
+        # Every other round backwards, so no bot always follows the same one.
+        return tallies if round_index % 2 == 0 else tallies[::-1]
+
     done = 0
     while done < sequential:
         count = min(block, sequential - done)
-        for tally in tallies:
+        for tally in in_turn(done // block):
             await tally.measured(sequential_block(tally, count))
         done += count
-    for _ in range(bursts):
-        for tally in tallies:
+    for round_index in range(bursts):
+        for tally in in_turn(round_index):
             await tally.measured(one_burst(tally))
     return [
         PingFigures(
@@ -138,6 +148,7 @@ async def measure_interleaved(
             cpu_ms_per_interaction=tally.cpu_seconds * 1000.0 / max(1, tally.interactions),
             rss_after=procstat.rss_bytes(tally.bot.pid),
             peak_rss=procstat.peak_rss_bytes(tally.bot.pid),
+            burst_rates=list(tally.throughputs),
         )
         for tally in tallies
     ]

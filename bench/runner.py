@@ -30,12 +30,14 @@ from typing import Any, cast, get_args
 import hikari
 import lightbulb
 
-from bench import procstat
+from bench import command_costs, procstat
+from bench.bots import BASELINES, PROFILE_TARGETS, BotSpec
 from bench.chat import PROFILES, ChatFigures, measure_chat
 from bench.harness import BENCH_DIR, REPO_ROOT, BotKind, RunningBot, Variant, add_site_dirs, running_bot
 from bench.load import LOAD_ENV, LoadFigures, measure_load
 from bench.pings import PingFigures, measure_interleaved
-from bench.report import KEEPALIVE_BASELINE, render
+from bench.profiling import profile_burst
+from bench.report import render
 from bench.stats import median
 
 OUT_DIR = BENCH_DIR / "out"
@@ -68,6 +70,9 @@ class Options:
     candidates: dict[str, Path]
     quick: bool
     out_dir: Path
+    no_baselines: bool = False
+    profile: str | None = None
+    costs: bool = False
 
 
 @dataclass
@@ -94,6 +99,16 @@ class Results:
     load: LoadFigures | None = None
     dataset: str = ""
     notes: list[str] = field(default_factory=list)
+
+    def paired_burst_ratio(self, label: str, other: str, variant: str = "plain") -> float:
+        """Median over runs of the median over rounds of `label`'s burst throughput ÷ `other`'s in that round."""
+        per_run: list[float] = []
+        for mine, theirs in zip(
+            self.samples.get(f"{label}/{variant}", []), self.samples.get(f"{other}/{variant}", []), strict=False
+        ):
+            rates = zip(mine.pings.burst_rates, theirs.pings.burst_rates, strict=False)
+            per_run.append(median([a / b for a, b in rates if b > 0]))
+        return median(per_run)
 
     def median_of(self, kind: str, variant: str, metric: str) -> float:
         values: list[float] = []
@@ -130,6 +145,27 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         help="also measure the full bot imported from DIR/ora (a copy of ora/ with a change to evaluate), "
         "interleaved with the others; repeatable",
     )
+    parser.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="measure only the full and the like-for-like minimal bot, without the full bot with linkd's "
+        "resolver regeneration, the stock minimal bot and plain hikari",
+    )
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="full",
+        choices=sorted(PROFILE_TARGETS),
+        help="instead of the benchmark: cProfile one burst (25 users × 8 /ping) of this bot (default full) and "
+        "write bench/out/profile-NAME.pstats and .txt",
+    )
+    parser.add_argument(
+        "--costs",
+        action="store_true",
+        help="instead of the benchmark: time the ORA bot's own per-command code inside real /ping invocations "
+        "(bench/command_costs.py) and write bench/out/command-costs.txt",
+    )
+    parser.add_argument("--bursts", type=int, default=None, help="burst rounds per run (default 7, quick 2)")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: pings, chat, load, dataset")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="where to write results (default bench/out)")
     args = parser.parse_args(argv)
@@ -144,7 +180,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         sequential=60 if quick else 300,
         users=25,
         per_user=8,
-        burst_rounds=2 if quick else 7,
+        burst_rounds=args.bursts or (2 if quick else 7),
         chat_answers=2 if quick else 5,
         load_pings=100 if quick else 300,
         variants=cast("tuple[Variant, ...]", variants),
@@ -153,6 +189,9 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         candidates=_candidates(parser, args.candidate),
         quick=quick,
         out_dir=args.out,
+        no_baselines=bool(args.no_baselines),
+        profile=args.profile,
+        costs=bool(args.costs),
     )
 
 
@@ -199,20 +238,24 @@ def describe_machine() -> dict[str, str]:
 
 async def ping_run(run: int, variants: Sequence[Variant], options: Options) -> dict[str, Sample]:
     """Start every (bot, variant) one after another, then measure them all with interleaved /ping blocks."""
-    order: list[tuple[BotKind, Variant, str, Path | None, dict[str, str]]] = [
-        (kind, variant, kind, None, {}) for variant in variants for kind in KINDS
-    ]
-    order += [("full", "plain", f"candidate {name}", path, {}) for name, path in options.candidates.items()]
-    if options.candidates:
-        # Candidates may change hikari's HTTP settings; the baseline with REST keep-alive compares like with like.
-        order.append(("minimal", "plain", KEEPALIVE_BASELINE, None, {"MINIMAL_BOT_KEEPALIVE": "1"}))
+    order: list[tuple[BotSpec, Variant]] = [(BotSpec(kind, kind), variant) for variant in variants for kind in KINDS]
+    if "plain" in variants and not options.no_baselines:
+        order += [(spec, "plain") for spec in BASELINES]
+    order += [(BotSpec("full", f"candidate {name}", source=path), "plain") for name, path in options.candidates.items()]
     shift = run % len(order)  # a different bot goes first in each run
     order = order[shift:] + order[:shift]
     async with contextlib.AsyncExitStack() as stack:
         bots: list[RunningBot] = []
-        for kind, variant, label, source, env in order:
-            log(f"run {run + 1}/{options.runs}: starting the {label} bot ({variant})")
-            bot = running_bot(kind, variant, site_dirs=options.site_dirs, ora_source=source, label=label, extra_env=env)
+        for spec, variant in order:
+            log(f"run {run + 1}/{options.runs}: starting the {spec.label} bot ({variant})")
+            bot = running_bot(
+                spec.kind,
+                variant,
+                site_dirs=options.site_dirs,
+                ora_source=spec.source,
+                label=spec.label,
+                extra_env=spec.env,
+            )
             bots.append(await stack.enter_async_context(bot))
         log(f"run {run + 1}/{options.runs}: /ping on {len(bots)} bots, interleaved")
         figures = await measure_interleaved(
@@ -309,7 +352,7 @@ async def run_benchmark(options: Options, command: str) -> Results:
         options={
             key: (str(value) if isinstance(value, Path) else value)
             for key, value in dataclasses.asdict(options).items()
-            if key not in {"site_dirs", "skip", "out_dir", "candidates"}
+            if key not in {"site_dirs", "skip", "out_dir", "candidates", "profile", "costs"}
         }
         | {"candidates": {name: str(path) for name, path in options.candidates.items()}},
         started=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -366,6 +409,16 @@ def write(results: Results, markdown: str, out_dir: Path) -> list[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    if options.costs:
+        text = asyncio.run(command_costs.measure())
+        options.out_dir.mkdir(parents=True, exist_ok=True)
+        (options.out_dir / "command-costs.txt").write_text(text + "\n", encoding="utf-8")
+        print(text)
+        return 0
+    if options.profile is not None:
+        text = asyncio.run(profile_burst(PROFILE_TARGETS[options.profile], options.profile, options.out_dir))
+        print(text)
+        return 0
     results = asyncio.run(run_benchmark(options, command.strip()))
     markdown = render(results)
     print(markdown)
