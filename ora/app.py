@@ -19,7 +19,7 @@ import lightbulb
 
 from ora.chat.limits import ChatLimiter
 from ora.config import ConfigError, Settings, load_settings
-from ora.gateway import FatalError, start_gateway, subscribe_gateway_logging, wait_for_stop
+from ora.gateway import ConfigurationError, FatalError, start_gateway, subscribe_gateway_logging, wait_for_stop
 from ora.i18n import Catalog
 from ora.linkd_compat import cache_injection_resolvers
 from ora.logs import configure_logging
@@ -34,6 +34,7 @@ from ora.services.ora_api import OraApiClient
 from ora.store import Store, StoreError
 from ora.store.housekeeping import ExpiredRowsPurger
 from ora.web.auth import auth_routes
+from ora.web.link_redeem import link_redeem_routes
 from ora.web.server import WebServer, build_web_app
 
 log = logging.getLogger("ora")
@@ -48,6 +49,7 @@ EXTENSIONS = (
 INTENTS = hikari.Intents.GUILDS  # slash commands need no privileged intents; GUILDS gives the guild count
 SHUTDOWN_DRAIN_SECONDS = 3.0
 EXIT_FATAL = 1
+EXIT_CONFIGURATION = 2
 
 
 class Services:
@@ -118,7 +120,7 @@ async def start_services(settings: Settings, services: Services, runtime: Runtim
 
 
 async def run(settings: Settings) -> int:
-    """Run until SIGINT/SIGTERM (exit 0) or a fatal error (exit 1)."""
+    """Run until SIGINT/SIGTERM (exit 0), a fatal error (exit 1) or a setting Discord contradicts (exit 2)."""
     cache_injection_resolvers()  # an upstream defect in lightbulb's dependency injection (linkd)
     runtime = Runtime(probe_timeout=settings.health_probe_timeout)
     services = Services()
@@ -190,7 +192,7 @@ async def run(settings: Settings) -> int:
         subscribe_gateway_logging(bot, runtime)
         subscribe_unknown_commands(bot, client, catalog)
 
-        web_app = build_web_app(settings, store, runtime, [auth_routes(started.oidc, catalog)])
+        web_app = build_web_app(settings, store, runtime, [auth_routes(started.oidc, catalog), link_redeem_routes()])
         web = WebServer(web_app, settings.web_host, settings.web_port)
         try:
             await web.start()
@@ -201,11 +203,14 @@ async def run(settings: Settings) -> int:
             ) from error
         services.add("web server", web.stop)
 
-        await start_gateway(bot, client, runtime, stop)
+        await start_gateway(bot, client, runtime, stop, settings.discord_app_id)
         if not stop.is_set():
             await wait_for_stop(bot, stop)
         log.info("shutting down")
         return 0
+    except ConfigurationError as error:
+        log.critical("configuration error: %s", error)
+        return EXIT_CONFIGURATION
     except FatalError as error:
         log.critical("%s", error)
         return EXIT_FATAL

@@ -28,7 +28,8 @@ DEFAULT_REST_URL = "https://discord.com/api/v10"
 DEFAULT_SYSTEM_PROMPT = "You are ORA, a helpful assistant in a Discord community. Answer concisely."
 MAX_ANSWER_SECONDS = 840
 MAX_SNOWFLAKE = (1 << 64) - 1
-SECRET_VARIABLES = ("DISCORD_BOT_TOKEN", "LLM_API_KEY", "GOOGLE_CLIENT_SECRET", "ORA_API_TOKEN")
+MIN_BEARER_TOKEN_LENGTH = 16
+SECRET_VARIABLES = ("DISCORD_BOT_TOKEN", "LLM_API_KEY", "GOOGLE_CLIENT_SECRET", "ORA_API_TOKEN", "LINK_REDEEM_TOKEN")
 
 _T = TypeVar("_T")
 
@@ -90,6 +91,7 @@ class Settings:
     google_issuer: str = "https://accounts.google.com"
     login_state_ttl: int = 900
     login_rate_limit: int = 30
+    link_redeem_token: str | None = attrs.field(default=None, repr=False)
     dataset_dir: Path = Path("datasets")
     dataset_max_bytes: int = 25 * 1024 * 1024
     dataset_download_timeout: float = 120.0
@@ -114,7 +116,13 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Values that must never reach a log line or a reply."""
-        values = [self.discord_token, self.llm_api_key, self.google_client_secret, self.ora_api_token]
+        values = [
+            self.discord_token,
+            self.llm_api_key,
+            self.google_client_secret,
+            self.ora_api_token,
+            self.link_redeem_token,
+        ]
         return [value for value in values if value]
 
 
@@ -214,6 +222,13 @@ def _answer_timeout(value: str) -> float:
     return seconds
 
 
+def _bearer_token(value: str) -> str:
+    """A shared secret sent as `Authorization: Bearer …`: printable, no spaces, long enough not to be guessed."""
+    if len(value) < MIN_BEARER_TOKEN_LENGTH or not value.isprintable() or any(char.isspace() for char in value):
+        raise ValueError(f"expected at least {MIN_BEARER_TOKEN_LENGTH} printable characters without spaces")
+    return value
+
+
 def _token(value: str) -> str:
     """A bot token is `base64(bot user id).timestamp.hmac`; hikari reads the id from the first part."""
     if any(char.isspace() for char in value):
@@ -292,6 +307,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         "google_issuer": read.parse("GOOGLE_ISSUER", _http_url, "https://accounts.google.com"),
         "login_state_ttl": read.parse("LOGIN_STATE_TTL", _positive_int, 900),
         "login_rate_limit": read.parse("LOGIN_RATE_LIMIT", _non_negative_int, 30),
+        "link_redeem_token": read.parse("LINK_REDEEM_TOKEN", _bearer_token, None),
         "dataset_dir": Path(dataset_dir_raw) if dataset_dir_raw else db_path.parent / "datasets",
         "dataset_max_bytes": read.parse("DATASET_MAX_BYTES", _positive_int, 25 * 1024 * 1024),
         "dataset_download_timeout": read.parse("DATASET_DOWNLOAD_TIMEOUT", _positive_float, 120.0),

@@ -21,6 +21,10 @@ class FatalError(Exception):
     """The bot cannot run (rejected token, unusable database, …); the message says what to fix."""
 
 
+class ConfigurationError(FatalError):
+    """A setting contradicts what Discord reports (the process exits 2, as for an invalid setting)."""
+
+
 def loop_time() -> float:
     return asyncio.get_running_loop().time()
 
@@ -56,8 +60,9 @@ def subscribe_gateway_logging(bot: hikari.GatewayBot, runtime: Runtime) -> None:
 
 
 async def start_gateway(
-    bot: hikari.GatewayBot, client: lightbulb.Client, runtime: Runtime, stop: asyncio.Event
+    bot: hikari.GatewayBot, client: lightbulb.Client, runtime: Runtime, stop: asyncio.Event, app_id: int
 ) -> None:
+    """Connect, check that the token belongs to application `app_id` (DISCORD_APP_ID), then sync its commands."""
     started = loop_time()
     try:
         await until_stopped(bot.start(check_for_updates=False), stop)
@@ -69,6 +74,9 @@ async def start_gateway(
         raise FatalError(f"cannot reach Discord: {error}") from error
     if stop.is_set():
         return
+    await until_stopped(check_application(bot.rest, app_id), stop)
+    if stop.is_set():
+        return
     log.info("gateway ready in %.2f s; syncing application commands", loop_time() - started)
     try:
         await until_stopped(client.start(), stop)
@@ -77,6 +85,20 @@ async def start_gateway(
     runtime.commands_synced = True
     runtime.gateway_ready = True
     log.info("ready: commands synced in %.2f s after start", loop_time() - started)
+
+
+async def check_application(rest: hikari.api.RESTClient, app_id: int) -> None:
+    """DISCORD_APP_ID must name the application the token belongs to: lightbulb syncs the commands for the
+    token's application, and an invite URL built from another id would add a different bot."""
+    try:
+        application = await rest.fetch_application()
+    except hikari.HTTPError as error:
+        raise FatalError(f"cannot fetch the bot's application from Discord: {error}") from error
+    if application.id != app_id:
+        raise ConfigurationError(
+            f"DISCORD_APP_ID is {app_id} but the token belongs to application {application.id}; "
+            "set DISCORD_APP_ID to the application id of this bot token (Discord developer portal)"
+        )
 
 
 def gateway_fatal(error: hikari.GatewayServerClosedConnectionError) -> FatalError:

@@ -24,6 +24,14 @@ def new_local_code(groups: int = 3, group_length: int = 4) -> str:
     return "-".join("".join(secrets.choice(CODE_ALPHABET) for _ in range(group_length)) for _ in range(groups))
 
 
+def canonical_local_code(typed: str, groups: int = 3, group_length: int = 4) -> str:
+    """A code as people type it (lower case, spaces, dashes left out) in the form `new_local_code` made it."""
+    symbols = "".join(char for char in typed if not char.isspace() and char != "-").upper()
+    if len(symbols) != groups * group_length:
+        return symbols
+    return "-".join(symbols[start : start + group_length] for start in range(0, len(symbols), group_length))
+
+
 @loader.command
 class Link(lightbulb.SlashCommand, name="commands.link.name", description="commands.link.description", localize=True):
     @lightbulb.invoke

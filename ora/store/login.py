@@ -158,6 +158,19 @@ class LoginQueries:
             (digest(code), discord_user_id, stamp, stamp + ttl),
         )
 
+    async def redeem_link_code(self, code: str) -> int | None:
+        """Consume a local /link code; its Discord user, or None if unknown, already redeemed or expired.
+
+        One UPDATE … RETURNING: of two concurrent callers exactly one gets the user id.
+        """
+        stamp = now()
+        row = await self._database.fetch_one(
+            "UPDATE link_codes SET consumed_at = ? WHERE code_hash = ? AND consumed_at IS NULL AND expires_at > ?"
+            " RETURNING discord_user_id",
+            (stamp, digest(code), stamp),
+        )
+        return int(row["discord_user_id"]) if row else None
+
     async def purge_expired(self) -> int:
         """Delete expired login states, flows, pending links and link codes; returns rows removed."""
         stamp = now()

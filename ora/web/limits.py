@@ -67,8 +67,17 @@ class RateLimiter:
     memory is bounded whatever the number of clients.
     """
 
-    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        routes: str = "login routes",
+        setting: str = "LOGIN_RATE_LIMIT",
+    ) -> None:
         self.per_minute = per_minute
+        self._routes = routes  # named in the refusal log line
+        self._setting = setting
         self._rate = per_minute / 60.0
         self._clock = clock
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
@@ -93,9 +102,10 @@ class RateLimiter:
         bucket.refused += 1
         if bucket.logged_at is None or now - bucket.logged_at >= REFUSAL_LOG_INTERVAL:
             log.warning(
-                "login routes: client %s exceeds LOGIN_RATE_LIMIT (%d/min); refused %d request(s) since the last"
-                " report",
+                "%s: client %s exceeds %s (%d/min); refused %d request(s) since the last report",
+                self._routes,
                 client,
+                self._setting,
                 self.per_minute,
                 bucket.refused,
             )
