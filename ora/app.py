@@ -23,7 +23,7 @@ from ora.gateway import ConfigurationError, FatalError, start_gateway, subscribe
 from ora.i18n import Catalog
 from ora.linkd_compat import cache_injection_resolvers
 from ora.logs import configure_logging
-from ora.pipeline import handle_command_error, subscribe_unknown_commands, track_in_flight
+from ora.pipeline import handle_command_error, route_interactions, track_in_flight
 from ora.replies import Replies
 from ora.runtime import DependencyProbe, Runtime
 from ora.services.datasets import DatasetService
@@ -190,7 +190,7 @@ async def run(settings: Settings) -> int:
         client.error_handler(handle_command_error)
         await client.load_extensions(*EXTENSIONS)
         subscribe_gateway_logging(bot, runtime)
-        subscribe_unknown_commands(bot, client, catalog)
+        route_interactions(bot, client, catalog)
 
         web_app = build_web_app(settings, store, runtime, [auth_routes(started.oidc, catalog), link_redeem_routes()])
         web = WebServer(web_app, settings.web_host, settings.web_port)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import hikari
 import lightbulb
@@ -13,18 +15,20 @@ from ora.replies import Replies, UserFacingError, new_error_id
 from ora.runtime import Runtime
 
 log = logging.getLogger("ora")
+Listener = Callable[[hikari.InteractionCreateEvent], Coroutine[Any, Any, None]]
+LIGHTBULB_LISTENER = "GatewayEnabledClient.__init__.<locals>.handle_interaction"
 
 
 def track_in_flight(runtime: Runtime) -> lightbulb.ExecutionHook:
     """First step of every command: count it in flight, and refuse new work once shutdown began."""
 
-    @lightbulb.hook(lightbulb.ExecutionSteps.MAX_CONCURRENCY, name="track_in_flight")
     def hook(_: lightbulb.ExecutionPipeline, __: lightbulb.Context) -> None:
         if not runtime.accepting:
             raise UserFacingError("error.busy")
         runtime.track_current_task()
 
-    return hook
+    # Built directly: `lightbulb.hook` would wrap it for dependency injection, which it does not use.
+    return lightbulb.ExecutionHook(lightbulb.ExecutionSteps.MAX_CONCURRENCY, False, "track_in_flight", hook)
 
 
 async def handle_command_error(exc: lightbulb.exceptions.ExecutionPipelineFailedException, replies: Replies) -> bool:
@@ -49,25 +53,49 @@ async def handle_command_error(exc: lightbulb.exceptions.ExecutionPipelineFailed
     return True
 
 
-def subscribe_unknown_commands(bot: hikari.GatewayBot, client: lightbulb.Client, catalog: Catalog) -> None:
-    """A command this bot does not have (deleted or renamed while a client still shows it, or not synced yet)
-    gets a short ephemeral answer and an INFO line, instead of Discord's "The application did not respond"."""
+def route_interactions(bot: hikari.GatewayBot, client: lightbulb.Client, catalog: Catalog) -> None:
+    """One listener for every interaction: lightbulb runs the commands it has, and a command this bot does not
+    have (deleted or renamed while a client still shows it, or not synced yet) gets a short ephemeral answer and
+    an INFO line, instead of Discord's "The application did not respond".
 
-    async def unknown(event: hikari.InteractionCreateEvent) -> None:
+    lightbulb subscribes a listener of its own; it is replaced by this one, so each interaction costs one task
+    and one lookup. Should a lightbulb release listen differently, ours is added beside it for unknown commands.
+    """
+    own = _lightbulb_listener(bot)
+
+    async def dispatch(event: hikari.InteractionCreateEvent) -> None:
         interaction = event.interaction
-        if not isinstance(interaction, hikari.CommandInteraction):
+        if isinstance(interaction, hikari.CommandInteraction) and not _is_known(client, interaction):
+            await _answer_unknown(interaction, catalog)
             return
-        scope = interaction.registered_guild_id or 0  # lightbulb's key for global commands
-        if any(path[0] == interaction.command_name for path in client.invokable_commands.get(scope, {})):
-            return
-        log.info("user %s used /%s, which this bot does not have", interaction.user.id, interaction.command_name)
-        try:
-            await interaction.create_initial_response(
-                hikari.ResponseType.MESSAGE_CREATE,
-                catalog.t(interaction.locale, "error.unknown_command"),
-                flags=hikari.MessageFlag.EPHEMERAL,
-            )
-        except hikari.HikariError as error:
-            log.warning("could not answer the unknown command /%s: %s", interaction.command_name, error)
+        if own is not None:
+            await client.handle_interaction_create(interaction)
 
-    bot.subscribe(hikari.InteractionCreateEvent, unknown)
+    if own is not None:
+        bot.unsubscribe(hikari.InteractionCreateEvent, own)
+    bot.subscribe(hikari.InteractionCreateEvent, dispatch)
+
+
+def _lightbulb_listener(bot: hikari.GatewayBot) -> Listener | None:
+    for listener in bot.get_listeners(hikari.InteractionCreateEvent):
+        if getattr(listener, "__qualname__", "") == LIGHTBULB_LISTENER:
+            return listener
+    return None
+
+
+def _is_known(client: lightbulb.Client, interaction: hikari.CommandInteraction) -> bool:
+    scope = interaction.registered_guild_id or 0  # lightbulb's key for global commands
+    name = interaction.command_name
+    return any(path[0] == name for path in client.invokable_commands.get(scope, {}))
+
+
+async def _answer_unknown(interaction: hikari.CommandInteraction, catalog: Catalog) -> None:
+    log.info("user %s used /%s, which this bot does not have", interaction.user.id, interaction.command_name)
+    try:
+        await interaction.create_initial_response(
+            hikari.ResponseType.MESSAGE_CREATE,
+            catalog.t(interaction.locale, "error.unknown_command"),
+            flags=hikari.MessageFlag.EPHEMERAL,
+        )
+    except hikari.HikariError as error:
+        log.warning("could not answer the unknown command /%s: %s", interaction.command_name, error)
