@@ -356,18 +356,14 @@ class OIDCClient:
 
     async def _with_userinfo(self, identity: Identity, endpoint: str, access_token: str) -> Identity:
         """The ID token's identity with the e-mail from the userinfo response (Core 5.3), same `sub` only."""
-        headers = {"Authorization": f"Bearer {access_token}"}
-        try:
-            async with self.session.get(endpoint, headers=headers, allow_redirects=False) as response:
-                body = await _read_limited(response)
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise OIDCError("unavailable", f"cannot fetch the userinfo response ({type(error).__name__})") from None
-        if status >= 500:
-            raise OIDCError("unavailable", f"the userinfo endpoint answered HTTP {status}")
-        document = _json_object(body)
-        if status != 200 or document is None:
-            raise OIDCError("bad_userinfo", f"the userinfo endpoint answered HTTP {status} without a JSON object")
+        # No redirects: the access token must not follow one to another host.
+        document = await self._get_json(
+            endpoint,
+            "userinfo endpoint",
+            bad_code="bad_userinfo",
+            headers={"Authorization": f"Bearer {access_token}"},
+            allow_redirects=False,
+        )
         # Core 5.3.4: the response may be about another user (token substitution); it must be refused.
         if document.get("sub") != identity.sub:
             raise OIDCError("wrong_subject", "the userinfo response is about another subject than the ID token")
@@ -476,9 +472,18 @@ class OIDCClient:
             self._keys_at = time.monotonic()
             return self._keys
 
-    async def _get_json(self, url: str, what: str) -> Mapping[str, Any]:
+    async def _get_json(
+        self,
+        url: str,
+        what: str,
+        *,
+        bad_code: OIDCErrorCode = "bad_discovery",
+        headers: Mapping[str, str] | None = None,
+        allow_redirects: bool = True,
+    ) -> Mapping[str, Any]:
+        """GET a JSON object: 5xx and network failures are "unavailable", anything but 200 + object `bad_code`."""
         try:
-            async with self.session.get(url) as response:
+            async with self.session.get(url, headers=headers, allow_redirects=allow_redirects) as response:
                 body = await _read_limited(response)
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as error:
@@ -487,7 +492,7 @@ class OIDCClient:
             raise OIDCError("unavailable", f"the {what} answered HTTP {status}")
         document = _json_object(body)
         if status != 200 or document is None:
-            raise OIDCError("bad_discovery", f"the {what} answered HTTP {status} without a JSON object")
+            raise OIDCError(bad_code, f"the {what} answered HTTP {status} without a JSON object")
         return document
 
 

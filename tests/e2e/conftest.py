@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ora.testing.discord import DiscordEmulator
+from ora.testing.llm import FakeLLMServer
 from ora.testing.process import BotProcess, free_port
 
 StartBot = Callable[..., Awaitable[BotProcess]]
@@ -82,3 +83,10 @@ async def bot(start_bot: StartBot) -> BotProcess:
 @pytest.fixture
 def web_url(bot_env: dict[str, str]) -> str:
     return f"http://127.0.0.1:{bot_env['WEB_PORT']}"
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[FakeLLMServer]:
+    """The project's fake OpenAI-compatible server on 127.0.0.1 (scripted per test)."""
+    async with FakeLLMServer() as server:
+        yield server

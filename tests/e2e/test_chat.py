@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -19,12 +18,6 @@ LONG_ANSWER = (
     + "\n".join(f"print('row {index}')  # " + "x" * 40 for index in range(40))
     + "\n```\n\nThat is all."
 )
-
-
-@pytest.fixture
-async def llm() -> AsyncIterator[FakeLLMServer]:
-    async with FakeLLMServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ llama.cpp's in-stream errors, context overflows, refused API keys, unknown model
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,12 +17,6 @@ from tests.e2e.conftest import StartBot
 
 R1_TEMPLATE = "{% if add_generation_prompt %}{{'<｜Assistant｜><think>\\n'}}{% endif %}"
 BUSY = "already have an answer in progress"
-
-
-@pytest.fixture
-async def llm() -> AsyncIterator[FakeLLMServer]:
-    async with FakeLLMServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -32,12 +32,6 @@ CHAT_TIMEOUT_TEXT = f"The LLM server stopped sending anything for {LLM_READ_TIME
 FAILED_TEXT = "Upload to ORA failed"
 
 
-@pytest.fixture
-async def llm() -> AsyncIterator[FakeLLMServer]:
-    async with FakeLLMServer() as server:
-        yield server
-
-
 class HalfSlowOra(FakeOraApi):
     """Answers 500 after `ingest_delay`; uploads of files named `slow-*` also take `slow_extra` seconds more."""
 

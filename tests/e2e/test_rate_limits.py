@@ -4,8 +4,6 @@ token running out mid-answer. Every 429 must be waited out: no request inside a 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from ora.testing.discord import ADMINISTRATOR, DiscordEmulator, InteractionRecord
@@ -16,12 +14,6 @@ from tests.e2e.conftest import StartBot
 #: 6,000 characters of prose in lines of words (the splitter cuts at line or word boundaries).
 ANSWER = "\n".join(f"Line {index:03d}: " + "streamed words " * 4 + "x" * 10 for index in range(83))[:6000]
 CURSOR = "▌"
-
-
-@pytest.fixture
-async def llm() -> AsyncIterator[FakeLLMServer]:
-    async with FakeLLMServer() as server:
-        yield server
 
 
 @pytest.fixture
