@@ -39,11 +39,12 @@ import sqlite3
 import time
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import IO, Literal, TypeVar, get_args
+from typing import IO, Literal, get_args
 
 import aiohttp
 import attrs
 
+from ora.cancellation import run_to_end
 from ora.services.downloads import DownloadRefused, UrlPolicy, open_download
 from ora.services.ora_api import DatasetUpload, OraApiClient, OraApiError
 from ora.store import DatasetRecord, NewDataset, Store
@@ -95,8 +96,6 @@ _CLOSE_GRACE = 5.0
 # Unfinished uploads resumed at start-up go a few at a time, so a backlog does not flood ORA.
 _RESUME_CONCURRENCY = 2
 _SLOW_SLOT_LOG_SECONDS = 1.0
-
-_T = TypeVar("_T")
 
 
 class DatasetError(Exception):
@@ -263,14 +262,6 @@ def _restore(source: Path, target: Path) -> bool:
         return False
     _place(source, target)
     return True
-
-
-async def _finish_despite_cancellation(task: asyncio.Future[_T]) -> _T:
-    """Wait for `task` to end even if the caller is cancelled meanwhile (the cancellation is absorbed)."""
-    while not task.done():
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(task)
-    return task.result()
 
 
 class DatasetService:
@@ -538,7 +529,7 @@ class DatasetService:
             except asyncio.CancelledError:
                 # The rename and the INSERT run on in their threads whatever happens here: wait for what the
                 # database says instead of guessing. Stored means stored; its upload starts at the next start.
-                record, duplicate = await _finish_despite_cancellation(commit)
+                (record, duplicate), _ = await run_to_end(commit)
                 current = asyncio.current_task()
                 if current is not None:
                     current.uncancel()

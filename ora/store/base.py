@@ -23,6 +23,8 @@ from typing import Any
 import aiosqlite
 import attrs
 
+from ora.cancellation import run_to_end
+
 log = logging.getLogger(__name__)
 
 Params = Sequence[Any]
@@ -36,14 +38,7 @@ async def _run_to_end(step: Awaitable[Any]) -> None:
 
     The statement lock must not be released while a COMMIT or ROLLBACK is still queued on the connection.
     """
-    task = asyncio.ensure_future(step)
-    cancelled = False
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            cancelled = True
-    task.result()
+    _, cancelled = await run_to_end(step)
     if cancelled:
         raise asyncio.CancelledError
 

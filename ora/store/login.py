@@ -17,8 +17,7 @@ class LoginQueries:
     async def create_login_state(
         self, state: str, discord_user_id: int, ttl: float, discord_name: str | None = None
     ) -> None:
-        stamp = now()
-        await self.purge_expired()
+        stamp = now()  # expired states are purged on a timer (ora/store/housekeeping.py)
         await self._database.execute(
             "INSERT INTO login_states (state_hash, discord_user_id, discord_name, created_at, expires_at)"
             " VALUES (?, ?, ?, ?, ?)",

@@ -211,3 +211,21 @@ async def test_expired_rows_are_purged_on_a_timer_without_a_new_login(store: Sto
     finally:
         await purger.close()
     assert left == 0
+
+
+async def test_a_failing_purge_is_logged_and_the_timer_keeps_running(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed = await Store.open(tmp_path / "closed.db")
+    await closed.close()  # every statement now raises StoreError
+    purger = ExpiredRowsPurger(closed, interval=0.02)
+    purger.start()
+    try:
+        async with asyncio.timeout(5):
+            while True:  # the log is not awaitable: poll it, bounded by the timeout
+                if sum("purging expired login rows failed" in r.getMessage() for r in caplog.records) >= 2:
+                    break
+                await asyncio.sleep(0.02)
+    finally:
+        await purger.close()
+    assert all(record.levelname == "WARNING" for record in caplog.records if "purging" in record.getMessage())
