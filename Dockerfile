@@ -11,9 +11,11 @@ RUN useradd --create-home --uid 10001 ora \
     && mkdir -p /data \
     && chown ora:ora /data
 
-# Dependencies in their own layer: rebuilt only when pyproject.toml changes.
+# Dependencies in their own layer: rebuilt only when pyproject.toml changes. The PostgreSQL driver is included
+# (DATABASE_URL=postgresql://… works in the image); it is imported only when used.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+print('\n'.join(p['dependencies'] + p['optional-dependencies']['postgres']))" \
         > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -33,10 +34,18 @@ def types(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole pytest suite: unit, integration, end-to-end (python -m ora + emulator) and browser tests."""
+    """The pytest suite on SQLite and PostgreSQL: unit, integration, end-to-end (python -m ora + emulator),
+    interoperability and browser tests, several at a time.
+
+    Locally the few long scenarios (marked `slow`) are left out; with CI=true (or ORA_ALL_TESTS=1) everything runs.
+    ORA_TEST_WORKERS sets how many tests run at once (default 4: most of their time is spent waiting).
+    """
     session.install("-e", ".[test]")
     _install_oidc_provider(session)
-    session.run("pytest", *session.posargs)
+    everything = os.environ.get("CI", "").lower() == "true" or os.environ.get("ORA_ALL_TESTS") == "1"
+    selection = [] if everything else ["-m", "not slow"]
+    workers = os.environ.get("ORA_TEST_WORKERS", "4")
+    session.run("pytest", "-n", workers, "-rs", *selection, *session.posargs)
 
 
 def _install_oidc_provider(session: nox.Session) -> None:
