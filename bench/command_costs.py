@@ -1,6 +1,6 @@
 """`python -m bench --costs`: what the ORA bot's own code costs per /ping, timed inside real invocations.
 
-The real bot (`ora.app.run`) runs in this process against the Discord emulator; selected functions are wrapped
+The real bot (`ora.core.assembly.Bot`) runs in this process against the Discord emulator; selected functions are wrapped
 with timers for the duration of the measurement. Each figure is the median over the sequential pings of one
 call's wall time, in microseconds. The timed code does not wait on I/O (the REST call inside `ctx.respond`
 is subtracted from `Replies.say`), so wall time is its CPU time, save for preemption by other processes, which
@@ -29,9 +29,10 @@ import lightbulb
 from linkd.solver import AutoInjecting
 
 from ora import app
-from ora.config import Settings
-from ora.i18n import Catalog
-from ora.replies import Replies
+from ora.core.assembly import Bot
+from ora.core.gateway import GatewayTransport
+from ora.core.i18n import Catalog
+from ora.core.replies import Replies
 from ora.testing.discord import DiscordEmulator
 from ora.testing.process import free_port
 
@@ -154,16 +155,18 @@ async def measure() -> str:
     timings = Timings()
     with tempfile.TemporaryDirectory(prefix="ora-bench-costs-") as tmp:
         async with DiscordEmulator(heartbeat_interval_ms=1000) as emulator:
-            settings = Settings(
-                discord_token=emulator.token,
-                discord_app_id=emulator.application_id,
-                discord_rest_url=emulator.rest_url,
-                dev_guild_id=emulator.default_guild.id,
-                db_path=Path(tmp) / "ora_bot.db",
-                web_port=free_port(),
-                llm_base_url=f"http://127.0.0.1:{free_port()}/v1",
+            configuration, features = app.configure(
+                {
+                    "DISCORD_BOT_TOKEN": emulator.token,
+                    "DISCORD_APP_ID": str(emulator.application_id),
+                    "DISCORD_REST_URL": emulator.rest_url,
+                    "ORA_DEV_GUILD_ID": str(emulator.default_guild.id),
+                    "ORA_BOT_DB": str(Path(tmp) / "ora_bot.db"),
+                    "WEB_PORT": str(free_port()),
+                    "LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+                }
             )
-            bot = asyncio.create_task(app.run(settings))
+            bot = asyncio.create_task(Bot(configuration, features, GatewayTransport()).run())
             try:
                 await emulator.wait_commands_synced(emulator.default_guild.id, timeout=30)
                 for _ in range(WARMUP):
@@ -174,7 +177,7 @@ async def measure() -> str:
                 privacy = await _privacy_lookup_cost(timings.replies)
                 task = await _extra_task_cost()
             finally:
-                os.kill(os.getpid(), signal.SIGTERM)  # ora.app.run stops on SIGTERM, as in production
+                os.kill(os.getpid(), signal.SIGTERM)  # the bot stops on SIGTERM, as in production
                 async with asyncio.timeout(30):
                     await bot
     return report(timings, privacy, task)
@@ -195,7 +198,7 @@ async def _privacy_lookup_cost(replies: Replies | None) -> float:
 def report(timings: Timings, privacy_us: float, task_us: float) -> str:
     lines = [
         f"The ORA bot's own code per /ping: median wall time of one call over {PINGS} sequential /ping, in µs",
-        "(python -m bench --costs; the real bot, ora.app.run, in this process against the emulator).",
+        "(python -m bench --costs; the real bot, ora.core.assembly.Bot, in this process against the emulator).",
         "",
     ]
     for name in sorted(timings.calls, key=lambda key: -timings.median_us(key)):

@@ -11,7 +11,7 @@ both. Where uvloop is used, its event loop policy is installed before the bot st
 
 Two switches for the benchmark, from the environment:
 
-- `BENCH_LINKD_COMPAT=off`: the ORA bot runs without `ora.linkd_compat` (linkd regenerating its dependency
+- `BENCH_LINKD_COMPAT=off`: the ORA bot runs without `ora.core.linkd_compat` (linkd regenerating its dependency
   resolvers on every call, as before the layer), for the before/after comparison.
 - `BENCH_PROFILE_OUT=FILE`: cProfile is armed but off; SIGUSR1 turns it on (the bot prints `bench: profiling`),
   SIGUSR2 turns it off and writes the statistics to FILE (`bench: profile written`), and the garbage
@@ -64,12 +64,12 @@ def _use_uvloop() -> bool:
 
 def _leave_linkd_compat_off() -> None:
     try:
-        compat: Any = importlib.import_module("ora.linkd_compat")
+        compat: Any = importlib.import_module("ora.core.linkd_compat")
     except ModuleNotFoundError:  # a candidate copy of ora/ without the layer
         return
 
     def off(*_: object) -> bool:
-        logging.getLogger("ora.linkd_compat").info("left off by the benchmark (BENCH_LINKD_COMPAT=off)")
+        logging.getLogger("ora.core.linkd_compat").info("left off by the benchmark (BENCH_LINKD_COMPAT=off)")
         return False
 
     compat.cache_injection_resolvers = off  # before ora.app imports it

@@ -7,7 +7,7 @@ extensions, no dependency injection beyond lightbulb's own. It logs `ready: comm
 bot so the same harness can wait for it. SIGINT/SIGTERM stop it (hikari's `run` handles both).
 
 By default it is set up like the ORA bot, to compare like with like: REST connections kept alive (hikari's
-default closes them after every request) and lightbulb's dependency resolvers cached (`ora.linkd_compat`).
+default closes them after every request) and lightbulb's dependency resolvers cached (`ora.core.linkd_compat`).
 `MINIMAL_BOT_KEEPALIVE=0` and `MINIMAL_BOT_RESOLVER_CACHE=0` give the bot as hikari and lightbulb ship it.
 """
 
@@ -21,7 +21,7 @@ import sys
 import hikari
 import lightbulb
 
-from ora.linkd_compat import cache_injection_resolvers
+from ora.core.linkd_compat import cache_injection_resolvers
 
 DEFAULT_REST_URL = "https://discord.com/api/v10"
 log = logging.getLogger("minimal")

@@ -73,7 +73,7 @@ def _ping_rows(results: Results, variant: str) -> list[str]:
 
 BOT_ROWS: tuple[tuple[str, str], ...] = (
     (FULL, "the ORA bot (`python -m ora`)"),
-    (FULL_UNCACHED, "the ORA bot without `ora.linkd_compat` (linkd regenerates resolvers per call)"),
+    (FULL_UNCACHED, "the ORA bot without `ora.core.linkd_compat` (linkd regenerates resolvers per call)"),
     (MINIMAL, "`bench/minimal_bot.py`, like for like: REST keep-alive, resolvers cached"),
     (MINIMAL_STOCK, "`bench/minimal_bot.py` as hikari and lightbulb ship: no keep-alive, resolvers regenerated"),
     (PLAIN_HIKARI, "`bench/plain_hikari_bot.py`: hikari alone, no lightbulb (keep-alive on)"),
@@ -161,7 +161,7 @@ def render(results: Results) -> str:
             f"users each sending 8 pings back to back, median of {results.options['burst_rounds']} bursts per "
             "bot and run. CPU: /proc/<pid>/stat utime+stime over the bot's own blocks. The minimal bot here is "
             "set up as the ORA bot is: REST keep-alive on and lightbulb's dependency resolvers cached "
-            "(`ora.linkd_compat`).",
+            "(`ora.core.linkd_compat`).",
             "",
             "| metric | full | minimal | full/minimal | goal | |",
             "| --- | --- | --- | --- | --- | --- |",

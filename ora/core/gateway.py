@@ -6,12 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import Awaitable
 
 import hikari
 import lightbulb
+import linkd
 
-from ora.runtime import Runtime
+from ora.core.config import Settings
+from ora.core.i18n import Catalog
+from ora.core.pipeline import route_interactions
+from ora.core.runtime import Runtime
 
 log = logging.getLogger("ora")
 gateway_log = logging.getLogger("ora.gateway")
@@ -84,6 +89,7 @@ async def start_gateway(
         raise FatalError(f"command sync failed: {error}") from error
     runtime.commands_synced = True
     runtime.gateway_ready = True
+    runtime.ready.set()
     log.info("ready: commands synced in %.2f s after start", loop_time() - started)
 
 
@@ -160,3 +166,43 @@ async def until_stopped(work: Awaitable[None], stop: asyncio.Event) -> None:
         work_task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await work_task
+
+
+class GatewayTransport:
+    """Interactions over the gateway websocket (the default): hikari's `GatewayBot`, commands synced at start."""
+
+    name = "gateway"
+    INTENTS = hikari.Intents.GUILDS  # slash commands need no privileged intents; GUILDS gives the guild count
+
+    def create(self, settings: Settings) -> hikari.GatewayBot:
+        return hikari.GatewayBot(
+            settings.discord_token,
+            rest_url=settings.discord_rest_url,
+            intents=self.INTENTS,
+            logs=None,
+            banner=None,
+            # hikari closes the TCP (and TLS) connection after every REST request by default, a Windows
+            # workaround; keep-alive saves a handshake per interaction response and per /chat edit.
+            http_settings=hikari.impl.HTTPSettings(force_close_transports=sys.platform == "win32"),
+        )
+
+    def register(self, registry: linkd.Registry, app: hikari.GatewayBot) -> None:
+        """What commands may ask for instead of the bot itself (so the same code runs without a gateway)."""
+        registry.register_value(hikari.ShardAware, app)  # type: ignore[type-abstract]
+        registry.register_value(hikari.CacheAware, app)  # type: ignore[type-abstract]
+
+    def wire(self, app: hikari.GatewayBot, client: lightbulb.Client, runtime: Runtime, catalog: Catalog) -> None:
+        subscribe_gateway_logging(app, runtime)
+        route_interactions(app, client, catalog)
+
+    async def serve(
+        self, app: hikari.GatewayBot, client: lightbulb.Client, runtime: Runtime, stop: asyncio.Event, app_id: int
+    ) -> None:
+        await start_gateway(app, client, runtime, stop, app_id)
+        if not stop.is_set():
+            await wait_for_stop(app, stop)
+
+    async def close(self, app: hikari.GatewayBot) -> None:
+        if app.is_alive:
+            async with asyncio.timeout(5):
+                await app.close()

@@ -1,19 +1,19 @@
 """English and Japanese strings.
 
-Each feature keeps its strings in its own module here (`ora/i18n/<feature>.py`) defining two dicts,
-`EN` and `JA`, with the same keys. `Catalog.load()` merges every such module. Keys under `commands.`
-feed Discord's localization fields (through lightbulb's `DictLocalizationProvider`); the rest are
-replies and pages, looked up with `catalog.t(locale, key, **values)`.
+The core's strings are in `ora/core/strings.py`; each feature keeps its own beside its code (`Feature.strings`:
+two dicts, `en` and `ja`, with the same keys). `Catalog.load(...)` merges them; a key defined twice is an error.
+Keys under `commands.` feed Discord's localization fields (through lightbulb's `DictLocalizationProvider`); the
+rest are replies and pages, looked up with `catalog.t(locale, key, **values)`.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import hikari
 import lightbulb
+
+from ora.core import strings as core_strings
 
 ENGLISH = "en"
 JAPANESE = "ja"
@@ -51,15 +51,14 @@ class Catalog:
         self._strings = strings
 
     @classmethod
-    def load(cls) -> Catalog:
+    def load(cls, tables: Iterable[tuple[str, Mapping[str, str], Mapping[str, str]]] = ()) -> Catalog:
+        """The core's strings plus each `(owner, english, japanese)` table."""
         merged: dict[str, dict[str, str]] = {language: {} for language in LANGUAGES}
-        for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
-            module = importlib.import_module(f"{__name__}.{module_info.name}")
-            for language, attribute in ((ENGLISH, "EN"), (JAPANESE, "JA")):
-                table: Mapping[str, str] = getattr(module, attribute, {})
+        for owner, english, japanese in [("core", core_strings.EN, core_strings.JA), *tables]:
+            for language, table in ((ENGLISH, english), (JAPANESE, japanese)):
                 duplicate = merged[language].keys() & table.keys()
                 if duplicate:
-                    raise ValueError(f"{module.__name__} redefines {sorted(duplicate)}")
+                    raise ValueError(f"the strings of {owner} redefine {sorted(duplicate)}")
                 merged[language].update(table)
         return cls(merged)
 

@@ -60,7 +60,7 @@ def cache_injection_resolvers(cls: type[AutoInjecting] = AutoInjecting) -> bool:
         return False
     if not regenerates:
         log.info(
-            "linkd %s keeps injected methods' dependency resolvers: ora.linkd_compat is off and can be removed",
+            "linkd %s keeps injected methods' dependency resolvers: ora.core.linkd_compat is off and can be removed",
             linkd_version(),
         )
         return False
@@ -68,7 +68,7 @@ def cache_injection_resolvers(cls: type[AutoInjecting] = AutoInjecting) -> bool:
     setattr(cls, "__get__", _binding_with_cached_resolver(cls))  # noqa: B010  # a dunder: mypy rejects `cls.__get__ =`
     log.info(
         "linkd %s regenerates the dependency resolver of an injected method on every call: "
-        "ora.linkd_compat caches it per method",
+        "ora.core.linkd_compat caches it per method",
         linkd_version(),
     )
     return True

@@ -10,6 +10,8 @@ from typing import Any
 import aiohttp
 import attrs
 
+from ora.core.http import SessionHandle
+
 log = logging.getLogger(__name__)
 
 
@@ -86,40 +88,39 @@ async def _read_answer(response: aiohttp.ClientResponse) -> Any:
 
 
 class OraApiClient:
-    """One `aiohttp.ClientSession` to ORA, opened by `start()` and closed by `close()`."""
+    """The ORA backend, on the bot's shared HTTP session (or one of its own, opened by `start()`)."""
 
-    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 10.0,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._token = token
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
+        self._http = SessionHandle(session, owner="OraApiClient")
 
     def __repr__(self) -> str:
         return f"OraApiClient(base_url={self.base_url!r})"
 
     async def start(self) -> None:
-        if self._session is None:
-            headers = {"User-Agent": "ORA-bot"}
-            if self._token:
-                headers["Authorization"] = f"Bearer {self._token}"
-            self._session = aiohttp.ClientSession(headers=headers, raise_for_status=False)
+        await self._http.start()
 
     async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        await self._http.close()
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError("OraApiClient.start() was not called")
-        return self._session
+        return self._http.session
 
     async def _post_json(self, path: str, payload: dict[str, Any]) -> Any:
         url = f"{self.base_url}{path}"
         try:
             async with self.session.post(
-                url, json=payload, timeout=aiohttp.ClientTimeout(total=self._timeout)
+                url, json=payload, headers=self._headers, timeout=aiohttp.ClientTimeout(total=self._timeout)
             ) as response:
                 body = await _read_answer(response)
                 if body is None:
@@ -165,7 +166,9 @@ class OraApiClient:
             form.add_field("discord_user_id", str(upload.discord_user_id))
             form.add_field("guild_id", "" if upload.guild_id is None else str(upload.guild_id))
             timeout = aiohttp.ClientTimeout(total=limit, sock_connect=self._timeout)
-            async with self.session.post(f"{self.base_url}{path}", data=form, timeout=timeout) as response:
+            async with self.session.post(
+                f"{self.base_url}{path}", data=form, headers=self._headers, timeout=timeout
+            ) as response:
                 body = await _read_answer(response)
         except TimeoutError as error:
             raise OraApiError("timeout", f"no answer from {path} within {limit:.1f} s") from error
@@ -182,7 +185,7 @@ class OraApiClient:
         """Whether ORA answers HTTP at all (any status below 500) within `timeout`."""
         try:
             async with asyncio.timeout(timeout):
-                async with self.session.get(self.base_url + "/") as response:
+                async with self.session.get(self.base_url + "/", headers=self._headers) as response:
                     return response.status < 500
         except (TimeoutError, aiohttp.ClientError):
             return False

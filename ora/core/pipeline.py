@@ -10,9 +10,10 @@ import hikari
 import lightbulb
 from lightbulb.prefab import MissingRequiredPermission
 
-from ora.i18n import Catalog
-from ora.replies import Replies, UserFacingError, new_error_id
-from ora.runtime import Runtime
+from ora.core.i18n import Catalog
+from ora.core.replies import Replies, UserFacingError, new_error_id
+from ora.core.runtime import Runtime
+from ora.core.store import DatabaseUnavailable
 
 log = logging.getLogger("ora")
 Listener = Callable[[hikari.InteractionCreateEvent], Coroutine[Any, Any, None]]
@@ -36,10 +37,14 @@ async def handle_command_error(exc: lightbulb.exceptions.ExecutionPipelineFailed
     ctx = exc.context
     command = ctx.interaction.command_name
     user_error = next((cause for cause in exc.causes if isinstance(cause, UserFacingError)), None)
+    database_down = next((cause for cause in exc.causes if isinstance(cause, DatabaseUnavailable)), None)
     try:
         if user_error is not None:
             log.info("/%s by user %s refused: %s", command, ctx.user.id, user_error.key)
             await replies.fail(ctx, user_error.key, **user_error.values)
+        elif database_down is not None:
+            log.warning("/%s by user %s failed: %s", command, ctx.user.id, database_down)
+            await replies.fail(ctx, "error.database")
         elif any(isinstance(cause, MissingRequiredPermission) for cause in exc.causes):
             log.info("/%s by user %s refused: missing permissions", command, ctx.user.id)
             await replies.fail(ctx, "error.permission")

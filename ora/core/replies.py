@@ -1,21 +1,27 @@
 """How every command answers: in the user's language, honouring their privacy mode, never pinging anyone.
 
-Extensions receive a `Replies` through dependency injection and use it instead of calling
-`ctx.respond` directly, so privacy and mention rules live in one place.
+Features receive a `Replies` through dependency injection and use it instead of calling `ctx.respond` directly,
+so privacy and mention rules live in one place.
+
+Whether an interaction was deferred and its "thinking…" message not yet replaced belongs to that interaction
+alone, which one task of one process handles from start to end: it is kept in a context variable of that task
+(the error handler runs in it too), not in a map of the process.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import secrets
 from typing import Any
 
+import attrs
 import hikari
 import lightbulb
 
-from ora.config import Settings
-from ora.i18n import Catalog
-from ora.store import Store
+from ora.core.config import Settings
+from ora.core.i18n import Catalog
+from ora.core.store.users import UserPreferences
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +42,42 @@ def new_error_id() -> str:
     return secrets.token_hex(4)
 
 
+@attrs.define
+class _Deferral:
+    """The interaction a task answers: deferred and not filled yet (`ephemeral` says how), or not."""
+
+    interaction_id: int
+    ephemeral: bool | None = None
+
+
+_deferral: contextvars.ContextVar[_Deferral | None] = contextvars.ContextVar("ora_deferral", default=None)
+
+
+def _deferral_of(ctx: lightbulb.Context) -> _Deferral:
+    state = _deferral.get()
+    if state is None or state.interaction_id != ctx.interaction.id:
+        state = _Deferral(ctx.interaction.id)
+        _deferral.set(state)
+    return state
+
+
+def _take_deferral(ctx: lightbulb.Context) -> bool | None:
+    """Whether the interaction awaits its first answer after a defer (and how it was deferred); clears it."""
+    state = _deferral_of(ctx)
+    ephemeral, state.ephemeral = state.ephemeral, None
+    return ephemeral
+
+
 class Replies:
-    def __init__(self, store: Store, settings: Settings, catalog: Catalog) -> None:
-        self._store = store
+    def __init__(self, preferences: UserPreferences, settings: Settings, catalog: Catalog) -> None:
+        self._preferences = preferences
         self._settings = settings
         self.catalog = catalog
-        # Interactions acknowledged with a defer whose "thinking…" message has not been replaced yet,
-        # with whether that defer was ephemeral. Bounded: an entry outlives its interaction only if a
-        # command never answers at all.
-        self._awaiting_fill: dict[int, bool] = {}
 
     async def is_private(self, user_id: int) -> bool:
         """The user's `/privacy` choice, else PRIVACY_DEFAULT. A database problem errs on the private side."""
         try:
-            mode = await self._store.get_privacy_mode(user_id)
+            mode = await self._preferences.get_privacy_mode(user_id)
         except Exception:
             log.exception("could not read the privacy mode of user %s; answering privately", user_id)
             return True
@@ -65,7 +93,7 @@ class Replies:
 
         `ephemeral=None` means: by the user's privacy mode.
         """
-        if self._awaiting_fill.pop(ctx.interaction.id, None) is not None:
+        if _take_deferral(ctx) is not None:
             # The first answer after a defer replaces the "thinking…" message (keeping its visibility).
             await ctx.interaction.edit_initial_response(content, **NO_MENTIONS, **kwargs)
             return ctx.interaction.id
@@ -83,18 +111,16 @@ class Replies:
         if ephemeral is None:
             ephemeral = await self.is_private(ctx.user.id)
         await ctx.defer(ephemeral=ephemeral)
-        self._awaiting_fill[ctx.interaction.id] = ephemeral
-        while len(self._awaiting_fill) > 10_000:
-            del self._awaiting_fill[next(iter(self._awaiting_fill))]
+        _deferral_of(ctx).ephemeral = ephemeral
         return ephemeral
 
     def answered(self, ctx: lightbulb.Context) -> None:
         """Note that a command filled its deferred response itself (e.g. by editing the interaction)."""
-        self._awaiting_fill.pop(ctx.interaction.id, None)
+        _take_deferral(ctx)
 
     async def edit(self, ctx: lightbulb.Context, content: str) -> None:
         """Replace the text of the initial (or deferred) response."""
-        self._awaiting_fill.pop(ctx.interaction.id, None)
+        _take_deferral(ctx)
         await ctx.interaction.edit_initial_response(content, **NO_MENTIONS)
 
     async def fail(self, ctx: lightbulb.Context, key: str, /, **values: object) -> None:
@@ -106,8 +132,9 @@ class Replies:
 
         A public "thinking…" message cannot become private: it is deleted and the text follows up privately.
         """
-        if self._awaiting_fill.get(ctx.interaction.id) is False:
-            del self._awaiting_fill[ctx.interaction.id]
+        state = _deferral_of(ctx)
+        if state.ephemeral is False:
+            state.ephemeral = None
             await ctx.interaction.delete_initial_response()
             await ctx.interaction.execute(content, flags=hikari.MessageFlag.EPHEMERAL, **NO_MENTIONS)
             return

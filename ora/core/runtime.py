@@ -5,13 +5,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import attrs
 
 log = logging.getLogger(__name__)
 
-Probe = Callable[[], Awaitable[bool]]
+
+@attrs.frozen
+class ProbeResult:
+    """What a probe found: `ok`, and the state to show (a string key and its values; by default OK or
+    unreachable)."""
+
+    ok: bool
+    key: str | None = None
+    values: Mapping[str, object] = attrs.field(factory=dict)
+
+    @property
+    def state_key(self) -> str:
+        return self.key or ("health.ok" if self.ok else "health.down")
+
+
+Probe = Callable[[], Awaitable["bool | ProbeResult"]]
 
 
 @attrs.define
@@ -20,6 +35,17 @@ class DependencyProbe:
 
     name_key: str
     probe: Probe | None
+
+    async def run(self, timeout: float) -> ProbeResult | None:
+        """The dependency's state within `timeout` (a failure or a timeout is "down"); None: not configured."""
+        if self.probe is None:
+            return None
+        try:
+            async with asyncio.timeout(timeout):
+                found = await self.probe()
+        except Exception:
+            return ProbeResult(ok=False)
+        return found if isinstance(found, ProbeResult) else ProbeResult(ok=found)
 
 
 @attrs.define
@@ -30,6 +56,8 @@ class Runtime:
     accepting: bool = True
     probes: list[DependencyProbe] = attrs.field(factory=list)
     probe_timeout: float = 2.0
+    #: Set once the transport is up and commands are synced (work that answers users may begin).
+    ready: asyncio.Event = attrs.field(factory=asyncio.Event)
     _in_flight: set[asyncio.Task[object]] = attrs.field(factory=set)
 
     @property

@@ -31,13 +31,16 @@ from aiohttp import web
 from joserfc import jwt
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
-from ora.config import Settings
-from ora.i18n import Catalog
-from ora.runtime import Runtime
-from ora.services.oidc import OIDCClient, pkce_challenge
-from ora.store import Store
-from ora.web.auth import auth_routes, login_url, new_login_state
-from ora.web.server import build_web_app
+from ora.core.config import Settings
+from ora.core.i18n import Catalog
+from ora.core.runtime import Runtime
+from ora.core.store import Store
+from ora.core.web.server import build_web_app
+from ora.features.account import feature as account_feature
+from ora.features.account.oidc import OIDCClient, pkce_challenge
+from ora.features.account.queries import AccountQueries
+from ora.features.account.routes import auth_routes, login_url, new_login_state
+from ora.features.account.settings import LoginSettings
 
 __all__ = [
     "FakeOIDCProvider",
@@ -413,14 +416,16 @@ class LoginSite:
     """The bot's web app with the login routes, served on 127.0.0.1 (see `login_site`)."""
 
     settings: Settings
+    login: LoginSettings
     store: Store
+    accounts: AccountQueries
     oidc: OIDCClient | None
     base_url: str
 
     async def login_url(self, discord_user_id: int, *, ttl: float | None = None) -> str:
         """What `/login` would hand this Discord user."""
         state = new_login_state()
-        await self.store.create_login_state(state, discord_user_id, ttl or self.settings.login_state_ttl)
+        await self.accounts.create_login_state(state, discord_user_id, ttl or self.login.state_ttl)
         return login_url(self.settings.web_base_url, state)
 
 
@@ -438,9 +443,9 @@ async def login_site(
 ) -> AsyncIterator[LoginSite]:
     """Serve the login flow against `provider` (None: configured by `settings` alone, or not at all).
 
-    `settings` override `Settings` fields (e.g. `login_state_ttl=1`, or `google_issuer=…` for a provider
-    of another kind). `listen` is the socket to serve on (default: a new one on a free port), for callers that
-    must know the redirect URI first. Everything started is stopped on exit.
+    `settings` override fields of the core's `Settings` or of `LoginSettings` (e.g. `state_ttl=1`, or
+    `google_issuer=…` for a provider of another kind). `listen` is the socket to serve on (default: a new one on
+    a free port), for callers that must know the redirect URI first. Everything started is stopped on exit.
     """
     with listen or listening_socket() as sock:
         port = int(sock.getsockname()[1])
@@ -449,25 +454,32 @@ async def login_site(
             "discord_app_id": 1,
             "web_host": "127.0.0.1",
             "web_port": port,
-            "db_path": store.path,
         }
+        login_values: dict[str, Any] = {}
         if provider is not None:
-            values |= {
+            login_values = {
                 "google_issuer": provider.issuer,
                 "google_client_id": provider.client_id,
                 "google_client_secret": provider.client_secret,
             }
-        config = Settings(**(values | settings))
+        login_fields = {field.name for field in attrs.fields(LoginSettings)}
+        login_values |= {key: value for key, value in settings.items() if key in login_fields}
+        config = Settings(**(values | {key: value for key, value in settings.items() if key not in login_fields}))
+        login = LoginSettings(**login_values)
         oidc = None
-        if config.google_client_id and config.google_client_secret:
-            oidc = OIDCClient(config.google_issuer, config.google_client_id, config.google_client_secret, timeout=5.0)
+        if login.google_client_id and login.google_client_secret:
+            oidc = OIDCClient(login.google_issuer, login.google_client_id, login.google_client_secret, timeout=5.0)
             await oidc.start()
-        app = build_web_app(config, store, Runtime(gateway_ready=True), [auth_routes(oidc, Catalog.load())])
+        accounts = AccountQueries(store)
+        strings = account_feature.strings
+        catalog = Catalog.load([("account", strings.en, strings.ja)] if strings else [])
+        routes = [auth_routes(oidc, catalog, accounts, login)]
+        app = build_web_app(config, store, Runtime(gateway_ready=True), routes)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         try:
             await runner.setup()
             await web.SockSite(runner, sock).start()
-            yield LoginSite(config, store, oidc, f"http://127.0.0.1:{port}")
+            yield LoginSite(config, login, store, accounts, oidc, f"http://127.0.0.1:{port}")
         finally:
             await runner.cleanup()
             if oidc is not None:

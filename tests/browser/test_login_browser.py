@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, ConsoleMessage, expect
 
-from ora.store import Store
+from ora.core.store import Store
+from ora.features.account.queries import AccountQueries
 from ora.testing.browser import chromium_context, skip_reason
 from ora.testing.oidc import FakeOIDCProvider, LoginSite, login_site
+from tests.conftest import SCHEMAS
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 USER = 1_300_000_000_000_000_300
@@ -24,7 +26,7 @@ pytestmark = [
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(tmp_path / "ora.db")
+    store = await Store.open(tmp_path / "ora.db", SCHEMAS)
     yield store
     await store.close()
 
@@ -85,7 +87,7 @@ async def test_link_in_a_real_browser(
             "element => getComputedStyle(element).backgroundColor"
         )
         assert background == "rgb(29, 78, 216)"
-        assert (await store.get_user(USER)) is None
+        assert (await AccountQueries(store).get_user(USER)) is None
 
         await page.get_by_role("button", name="Link accounts").click()
         await expect(page.get_by_role("heading", level=1)).to_have_text("Accounts linked")
@@ -96,7 +98,7 @@ async def test_link_in_a_real_browser(
         cookies = await english.cookies(site.base_url)
         assert [cookie["name"] for cookie in cookies] == []  # the flow cookie is gone after the confirmation
 
-    user = await store.get_user(USER)
+    user = await AccountQueries(store).get_user(USER)
     assert user is not None
     assert (user.google_sub, user.google_email) == (provider.user.sub, provider.user.email)
     assert problems == []
@@ -128,6 +130,6 @@ async def test_japanese_browser_can_cancel(
         assert response is not None
         assert response.status == 400
         await expect(page.get_by_role("heading", level=1)).to_have_text("このログインリンクは使用できません")
-    assert (await store.get_user(USER)) is None
+    assert (await AccountQueries(store).get_user(USER)) is None
     # Chromium logs a 400 document load as a console error; nothing else (no CSP violation) may appear.
     assert [problem for problem in problems if "400" not in problem] == []

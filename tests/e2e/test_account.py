@@ -11,16 +11,10 @@ import aiohttp
 import pytest
 import yarl
 
-from ora.app import EXTENSIONS
 from ora.testing.discord import DiscordEmulator
 from ora.testing.oidc import FakeOIDCProvider
 from ora.testing.process import BotProcess
 from tests.e2e.conftest import StartBot
-
-pytestmark = pytest.mark.skipif(
-    "ora.extensions.account" not in EXTENSIONS,
-    reason="ora.app does not load ora.extensions.account (and the /auth routes) yet",
-)
 
 TIMEOUT = aiohttp.ClientTimeout(total=15)
 

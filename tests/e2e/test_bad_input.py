@@ -229,7 +229,9 @@ async def test_unknown_opcodes_are_ignored(emulator: DiscordEmulator, bot: BotPr
 
 
 # hikari 2.6 lets these escape its shard's event loop (the shard task dies); ora opens a new session instead
-# of exiting (ora/app.py, _wait_for_stop).
+# of exiting (ora/core/gateway.py, wait_for_stop). The gateway only: SQLite alone.
+@pytest.mark.one_backend
+@pytest.mark.slow  # 8 s each: hikari's back-off before the new session
 @pytest.mark.parametrize(
     "frame",
     [

@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from ora.testing.discord import ADMINISTRATOR, DM, DiscordEmulator, User
 from ora.testing.ora_api import FakeOraApi
 from ora.testing.process import BotProcess
-from tests.e2e.conftest import StartBot
+from tests.e2e.conftest import Query, StartBot
 
 EXPECTED = {"ping", "say", "health", "link"}
 
@@ -101,7 +102,7 @@ async def test_health_reports_process_versions_and_dependencies(emulator: Discor
 
 
 async def test_link_without_ora_stores_only_a_hash_of_a_local_code(
-    emulator: DiscordEmulator, bot: BotProcess, bot_env: dict[str, str]
+    emulator: DiscordEmulator, bot: BotProcess, database: Query
 ) -> None:
     rec = await emulator.send_command("link")
     body = await rec.wait_initial()
@@ -109,10 +110,9 @@ async def test_link_without_ora_stores_only_a_hash_of_a_local_code(
     content = body["data"]["content"]
     code = content.split("`")[1]
     assert len(code) == 14
-    with sqlite3.connect(bot_env["ORA_BOT_DB"]) as db:
-        rows = db.execute("SELECT code_hash, discord_user_id FROM link_codes").fetchall()
-    assert len(rows) == 1 and rows[0][1] == emulator.default_user.id
-    assert code not in rows[0][0]
+    rows = await database("SELECT code_hash, discord_user_id FROM link_codes")
+    assert len(rows) == 1 and rows[0]["discord_user_id"] == emulator.default_user.id
+    assert code not in rows[0]["code_hash"]
 
 
 async def test_link_with_ora_shows_its_code_and_a_clear_error_when_ora_fails(
@@ -208,9 +208,8 @@ async def test_rejected_token_exits_1_with_a_clear_message(emulator: DiscordEmul
     assert "rejected DISCORD_BOT_TOKEN" in process.stdout
 
 
-async def test_newer_database_schema_exits_1_clearly(
-    tmp_path: Path, start_bot: StartBot, bot_env: dict[str, str]
-) -> None:
+@pytest.mark.one_backend
+async def test_a_sqlite_file_of_a_newer_layout_exits_1_clearly(start_bot: StartBot, bot_env: dict[str, str]) -> None:
     db_path = Path(bot_env["ORA_BOT_DB"])
     db_path.parent.mkdir(parents=True)
     with sqlite3.connect(db_path) as db:
@@ -218,6 +217,14 @@ async def test_newer_database_schema_exits_1_clearly(
     process = await start_bot(wait=False)
     assert await process.wait_exit(timeout=15) == 1
     assert "newer than this ORA bot knows" in process.stdout
+
+
+async def test_a_database_from_a_newer_release_exits_1_and_is_left_alone(start_bot: StartBot, database: Query) -> None:
+    await database("UPDATE ora_schema SET version = 42 WHERE component = 'datasets'")
+    process = await start_bot(wait=False)
+    assert await process.wait_exit(timeout=15) == 1
+    assert "written by a newer release of the ORA bot (schema datasets 42" in process.stdout
+    assert await database("SELECT version FROM ora_schema WHERE component = 'datasets'") == [{"version": 42}]
 
 
 async def test_docker_healthcheck_command_follows_healthz(bot: BotProcess, bot_env: dict[str, str]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import signal
-import sqlite3
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from ora.testing.discord import DM, DiscordEmulator
 from ora.testing.discord.records import EPHEMERAL, InteractionRecord
 from ora.testing.ora_api import FakeOraApi
 from ora.testing.process import BotProcess
-from tests.e2e.conftest import StartBot
+from tests.e2e.conftest import Query, StartBot
 
 MIB = 1024 * 1024
 ORA_TOKEN = "e2e-ora-token"
@@ -29,7 +28,7 @@ async def fake_ora() -> AsyncIterator[FakeOraApi]:
 
 @pytest.fixture
 def dataset_dir(bot_env: dict[str, str]) -> Path:
-    return Path(bot_env["ORA_BOT_DB"]).parent / "datasets"
+    return Path(bot_env["DATASET_DIR"])
 
 
 @pytest.fixture
@@ -45,10 +44,13 @@ async def ora_bot(start_bot: StartBot, fake_ora: FakeOraApi) -> BotProcess:
     )
 
 
-def dataset_rows(bot_env: Mapping[str, str]) -> list[dict[str, Any]]:
-    with sqlite3.connect(bot_env["ORA_BOT_DB"]) as db:
-        db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute("SELECT * FROM datasets ORDER BY id")]
+async def dataset_rows(database: Query) -> list[dict[str, Any]]:
+    """Each dataset with the state of its upload job (`done`, `running`, `pending`, `failed`)."""
+    return await database(
+        "SELECT d.*, j.state AS upload_state, j.attempts AS upload_attempts, j.last_error AS upload_error"
+        " FROM datasets d LEFT JOIN jobs j ON j.kind = 'datasets.upload' AND j.subject = CAST(d.id AS TEXT)"
+        " ORDER BY d.id"
+    )
 
 
 def files_under(directory: Path) -> list[Path]:
@@ -84,7 +86,7 @@ async def test_commands_are_synced_with_localized_descriptions(
 
 
 async def test_add_without_ora_keeps_the_file_locally_and_lists_it(
-    emulator: DiscordEmulator, local_bot: BotProcess, bot_env: dict[str, str], dataset_dir: Path
+    emulator: DiscordEmulator, local_bot: BotProcess, database: Query, dataset_dir: Path
 ) -> None:
     rec = await emulator.send_command("dataset list")
     assert "no datasets here yet" in str((await rec.wait_initial())["data"]["content"])
@@ -97,7 +99,7 @@ async def test_add_without_ora_keeps_the_file_locally_and_lists_it(
     assert "Stored **My \\*\\*notes\\*\\* \\@everyone** (16 B" in content
     sha = hashlib.sha256(b"id,text\n1,hello\n").hexdigest()
     assert sha[:12] in content
-    (row,) = dataset_rows(bot_env)
+    (row,) = await dataset_rows(database)
     assert row["upload_state"] == "pending"  # sent if ORA is configured one day
     assert row["original_filename"] == "notes.csv"
     assert row["stored_path"] == f"{emulator.default_user.id}/{sha}"
@@ -128,7 +130,7 @@ async def test_list_is_per_guild_in_a_guild_and_everything_in_a_dm(
 
 
 async def test_add_with_ora_uploads_and_reports_the_remote_id(
-    emulator: DiscordEmulator, fake_ora: FakeOraApi, ora_bot: BotProcess, bot_env: dict[str, str], dataset_dir: Path
+    emulator: DiscordEmulator, fake_ora: FakeOraApi, ora_bot: BotProcess, database: Query, dataset_dir: Path
 ) -> None:
     fake_ora.ingest_delay = 0.5  # long enough to see the intermediate state
     attachment = emulator.add_attachment("train.jsonl", size=3 * MIB + 1, seed=3)
@@ -141,8 +143,8 @@ async def test_add_with_ora_uploads_and_reports_the_remote_id(
     assert ingest.fields["discord_user_id"] == str(emulator.default_user.id)
     assert ingest.fields["guild_id"] == str(emulator.default_guild.id)
     assert ingest.filename == "train.jsonl"
-    (row,) = dataset_rows(bot_env)
-    assert (row["upload_state"], row["upload_attempts"]) == ("uploaded", 1)
+    (row,) = await dataset_rows(database)
+    assert (row["upload_state"], row["upload_attempts"]) == ("done", 1)
     assert row["remote_id"] == ingest.remote_id
     assert row["size_bytes"] == 3 * MIB + 1
     assert len(files_under(dataset_dir)) == 1
@@ -153,36 +155,36 @@ async def test_add_with_ora_uploads_and_reports_the_remote_id(
 
 
 async def test_the_same_file_twice_is_recognised(
-    emulator: DiscordEmulator, local_bot: BotProcess, bot_env: dict[str, str], dataset_dir: Path
+    emulator: DiscordEmulator, local_bot: BotProcess, database: Query, dataset_dir: Path
 ) -> None:
     first = await add_dataset(emulator, emulator.add_attachment("a.csv", b"same bytes"), name="first upload")
     await final_message(first, "Stored")
     again = await add_dataset(emulator, emulator.add_attachment("b.csv", b"same bytes"), name="second upload")
     content = await final_message(again, "already added")
     assert "**first upload**" in content
-    assert len(dataset_rows(bot_env)) == 1
+    assert len(await dataset_rows(database)) == 1
     assert len(files_under(dataset_dir)) == 1
 
 
 async def test_ora_failing_once_is_retried(
-    emulator: DiscordEmulator, fake_ora: FakeOraApi, ora_bot: BotProcess, bot_env: dict[str, str]
+    emulator: DiscordEmulator, fake_ora: FakeOraApi, ora_bot: BotProcess, database: Query
 ) -> None:
     fake_ora.ingest_failures = 1
     rec = await add_dataset(emulator, emulator.add_attachment("r.csv", b"retry"))
     await final_message(rec, "Uploaded to ORA")
     assert [ingest.status for ingest in fake_ora.ingests] == [500, 201]
-    assert dataset_rows(bot_env)[0]["upload_state"] == "uploaded"
+    assert (await dataset_rows(database))[0]["upload_state"] == "done"
 
 
 async def test_ora_always_failing_keeps_the_local_copy(
-    emulator: DiscordEmulator, fake_ora: FakeOraApi, ora_bot: BotProcess, bot_env: dict[str, str], dataset_dir: Path
+    emulator: DiscordEmulator, fake_ora: FakeOraApi, ora_bot: BotProcess, database: Query, dataset_dir: Path
 ) -> None:
     fake_ora.ingest_failures = 100
     rec = await add_dataset(emulator, emulator.add_attachment("f.csv", b"fails"))
     content = await final_message(rec, "Upload to ORA failed")
     assert "HTTP 500" in content
     assert fake_ora.ingest_attempts == 2  # ORA_UPLOAD_ATTEMPTS
-    (row,) = dataset_rows(bot_env)
+    (row,) = await dataset_rows(database)
     assert (row["upload_state"], row["upload_attempts"]) == ("failed", 2)
     assert row["upload_error"].startswith("HTTP 500")
     assert (dataset_dir / row["stored_path"]).read_bytes() == b"fails"
@@ -191,7 +193,7 @@ async def test_ora_always_failing_keeps_the_local_copy(
 
 
 async def test_a_slow_ora_blocks_neither_the_interaction_nor_other_commands(
-    emulator: DiscordEmulator, fake_ora: FakeOraApi, ora_bot: BotProcess, bot_env: dict[str, str]
+    emulator: DiscordEmulator, fake_ora: FakeOraApi, ora_bot: BotProcess, database: Query
 ) -> None:
     fake_ora.fault = "slow"  # never answers within ORA_API_TIMEOUT=2 s
     rec = await add_dataset(emulator, emulator.add_attachment("s.csv", b"slow"))
@@ -204,13 +206,13 @@ async def test_a_slow_ora_blocks_neither_the_interaction_nor_other_commands(
     content = await final_message(rec, "Upload to ORA failed", timeout=20)
     assert "no answer" in content
     assert fake_ora.ingest_attempts == 2
-    (row,) = dataset_rows(bot_env)
+    (row,) = await dataset_rows(database)
     assert row["upload_state"] == "failed"
     assert row["upload_error"].startswith("no answer")
 
 
 async def test_a_file_over_the_interaction_limit_is_refused_at_once(
-    emulator: DiscordEmulator, local_bot: BotProcess, bot_env: dict[str, str], dataset_dir: Path
+    emulator: DiscordEmulator, local_bot: BotProcess, database: Query, dataset_dir: Path
 ) -> None:
     emulator.attachment_size_limit = MIB
     attachment = emulator.add_attachment("big.bin", size=2 * MIB)
@@ -220,23 +222,23 @@ async def test_a_file_over_the_interaction_limit_is_refused_at_once(
     assert rec.ephemeral
     assert "too large" in body["data"]["content"] and "1.0 MiB" in body["data"]["content"]
     assert emulator.attachment(attachment).downloads == 0
-    assert dataset_rows(bot_env) == []
+    assert await dataset_rows(database) == []
     assert files_under(dataset_dir) == []
 
 
 async def test_a_file_over_the_configured_limit_is_refused(
-    emulator: DiscordEmulator, start_bot: StartBot, bot_env: dict[str, str]
+    emulator: DiscordEmulator, start_bot: StartBot, database: Query
 ) -> None:
     await start_bot(DATASET_MAX_BYTES=str(MIB))
     rec = await add_dataset(emulator, emulator.add_attachment("big.bin", size=MIB + 1), locale="ja")
     body = await rec.wait_initial()
     assert rec.ephemeral
     assert "ファイルが大きすぎます" in body["data"]["content"]
-    assert dataset_rows(bot_env) == []
+    assert await dataset_rows(database) == []
 
 
 async def test_broken_downloads_store_nothing_and_fail_ephemerally_in_public_mode(
-    emulator: DiscordEmulator, start_bot: StartBot, bot_env: dict[str, str], dataset_dir: Path
+    emulator: DiscordEmulator, start_bot: StartBot, database: Query, dataset_dir: Path
 ) -> None:
     await start_bot(PRIVACY_DEFAULT="public")
     expected = {
@@ -253,21 +255,21 @@ async def test_broken_downloads_store_nothing_and_fail_ephemerally_in_public_mod
         assert int(message.get("flags") or 0) & EPHEMERAL, fault
         assert text in str(message["content"]), fault
         assert "Nothing was stored" in str(message["content"])
-    assert dataset_rows(bot_env) == []
+    assert await dataset_rows(database) == []
     assert files_under(dataset_dir) == []
 
 
 async def test_a_broken_download_in_private_mode_edits_the_ephemeral_deferral(
-    emulator: DiscordEmulator, local_bot: BotProcess, bot_env: dict[str, str]
+    emulator: DiscordEmulator, local_bot: BotProcess, database: Query
 ) -> None:
     rec = await add_dataset(emulator, emulator.add_attachment("cut.bin", size=MIB, fault="drop_mid_body"))
     await final_message(rec, "cut short")
     assert rec.ephemeral
-    assert dataset_rows(bot_env) == []
+    assert await dataset_rows(database) == []
 
 
 async def test_hostile_file_names_are_sanitized(
-    emulator: DiscordEmulator, local_bot: BotProcess, bot_env: dict[str, str], dataset_dir: Path
+    emulator: DiscordEmulator, local_bot: BotProcess, database: Query, dataset_dir: Path
 ) -> None:
     hostile = {
         "../../etc/passwd": "passwd",
@@ -282,7 +284,7 @@ async def test_hostile_file_names_are_sanitized(
         rec = await add_dataset(emulator, emulator.add_attachment(name, f"content {index}".encode()))
         content = await final_message(rec, "Kept on the bot only")
         assert "\u202e" not in content and "\x00" not in content, name
-    rows = dataset_rows(bot_env)
+    rows = await dataset_rows(database)
     assert [row["original_filename"] for row in rows] == list(hostile.values())
     user_dir = dataset_dir / str(emulator.default_user.id)
     assert files_under(dataset_dir) == sorted(user_dir / row["sha256"] for row in rows)
@@ -299,7 +301,7 @@ async def test_japanese_users_get_japanese_replies(emulator: DiscordEmulator, lo
 
 
 async def test_stopping_during_an_upload_exits_cleanly_and_the_restart_finishes_it(
-    emulator: DiscordEmulator, fake_ora: FakeOraApi, start_bot: StartBot, bot_env: dict[str, str], dataset_dir: Path
+    emulator: DiscordEmulator, fake_ora: FakeOraApi, start_bot: StartBot, database: Query, dataset_dir: Path
 ) -> None:
     fake_ora.hold_ingests = True
     ora = {"ORA_API_BASE_URL": fake_ora.base_url, "ORA_API_TOKEN": ORA_TOKEN, "ORA_API_TIMEOUT": "60"}
@@ -308,23 +310,25 @@ async def test_stopping_during_an_upload_exits_cleanly_and_the_restart_finishes_
     await fake_ora.wait_ingest_attempts(1, timeout=10)
     assert await bot.stop(timeout=10) == 0
     assert "upload to ORA will resume" in rec.final_content()
-    (row,) = dataset_rows(bot_env)
+    (row,) = await dataset_rows(database)
     assert (row["upload_state"], row["upload_attempts"]) == ("pending", 0)
     assert row["upload_error"] == "interrupted (the bot stopped)"
     assert (dataset_dir / row["stored_path"]).read_bytes() == b"interrupted upload"
-    assert list((dataset_dir / ".incoming").iterdir()) == []
+    assert files_under(dataset_dir / ".incoming") == []
 
     fake_ora.release_ingests()
     restarted = await start_bot(**ora)
     await restarted.wait_for_line(r"dataset \d+ uploaded to ORA as", timeout=15)
-    (row,) = dataset_rows(bot_env)
-    assert row["upload_state"] == "uploaded"
+    # The restarted bot finishes the reply the stopped one began (its token is still valid), once it is recorded.
+    await final_message(rec, "Uploaded to ORA")
+    (row,) = await dataset_rows(database)
+    assert row["upload_state"] == "done"
     (accepted,) = fake_ora.accepted_ingests
     assert accepted.remote_id == row["remote_id"]
 
 
 async def test_a_bot_killed_mid_upload_finishes_it_exactly_once_after_a_restart(
-    emulator: DiscordEmulator, fake_ora: FakeOraApi, start_bot: StartBot, bot_env: dict[str, str], dataset_dir: Path
+    emulator: DiscordEmulator, fake_ora: FakeOraApi, start_bot: StartBot, database: Query, dataset_dir: Path
 ) -> None:
     fake_ora.hold_ingests = True  # ORA has the bytes but never answers: the bot is killed mid-upload
     ora = {"ORA_API_BASE_URL": fake_ora.base_url, "ORA_API_TOKEN": ORA_TOKEN, "ORA_API_TIMEOUT": "60"}
@@ -336,14 +340,15 @@ async def test_a_bot_killed_mid_upload_finishes_it_exactly_once_after_a_restart(
     assert await bot.stop(signal.SIGKILL, timeout=10) == -signal.SIGKILL
     await fake_ora.wait_ingests(1, timeout=10)  # ORA saw the client go away: not an accepted upload
     assert fake_ora.accepted_ingests == []
-    (row,) = dataset_rows(bot_env)
-    assert (row["upload_state"], row["upload_attempts"]) == ("uploading", 1)  # as the crash left it
+    (row,) = await dataset_rows(database)
+    assert (row["upload_state"], row["upload_attempts"]) == ("running", 1)  # as the crash left it
 
     fake_ora.release_ingests()
     restarted = await start_bot(**ora)
     await restarted.wait_for_line(r"dataset \d+ uploaded to ORA as .* \(attempt 2,", timeout=15)
-    (row,) = dataset_rows(bot_env)
-    assert (row["upload_state"], row["upload_attempts"], row["upload_error"]) == ("uploaded", 2, None)
+    await final_message(rec, "Uploaded to ORA")  # the reply the killed process left is finished by the new one
+    (row,) = await dataset_rows(database)
+    assert (row["upload_state"], row["upload_attempts"], row["upload_error"]) == ("done", 2, None)
     (accepted,) = fake_ora.accepted_ingests  # exactly once
     assert accepted.sha256 == emulator.attachment_sha256(attachment) == row["sha256"]
     assert accepted.remote_id == row["remote_id"]
@@ -354,7 +359,7 @@ async def test_a_bot_killed_mid_upload_finishes_it_exactly_once_after_a_restart(
 
 
 async def test_an_attachment_redirected_off_discord_is_refused(
-    emulator: DiscordEmulator, fake_ora: FakeOraApi, local_bot: BotProcess, bot_env: dict[str, str], dataset_dir: Path
+    emulator: DiscordEmulator, fake_ora: FakeOraApi, local_bot: BotProcess, database: Query, dataset_dir: Path
 ) -> None:
     attachment = emulator.add_attachment("moved.csv", b"not from discord")
     emulator.attachment(attachment).redirect_to = f"{fake_ora.base_url}/"  # a server that would answer 200
@@ -362,12 +367,12 @@ async def test_an_attachment_redirected_off_discord_is_refused(
     content = await final_message(rec, "not one of Discord's attachment hosts")
     assert "Nothing was stored" in content
     assert rec.ephemeral
-    assert dataset_rows(bot_env) == []
+    assert await dataset_rows(database) == []
     assert files_under(dataset_dir) == []
 
 
 async def test_a_full_quota_is_explained_in_japanese(
-    emulator: DiscordEmulator, start_bot: StartBot, bot_env: dict[str, str]
+    emulator: DiscordEmulator, start_bot: StartBot, database: Query
 ) -> None:
     await start_bot(DATASET_QUOTA_BYTES="2048")
     first = await add_dataset(emulator, emulator.add_attachment("a.csv", b"a" * 1500), locale="ja")
@@ -375,4 +380,4 @@ async def test_a_full_quota_is_explained_in_japanese(
     second = await add_dataset(emulator, emulator.add_attachment("b.csv", b"b" * 1000), locale="ja")
     content = await final_message(second, "データセットの保存容量が足りません")
     assert "2.0 KiB のうち 1.5 KiB を使用中です（このファイルは 1000 B）" in content
-    assert len(dataset_rows(bot_env)) == 1
+    assert len(await dataset_rows(database)) == 1

@@ -48,7 +48,8 @@ HEARTBEAT_MS = 500
 ANSWER_TIMEOUT = 15.0
 RECONNECT_TIMEOUT = 30.0
 
-pytestmark = pytest.mark.timeout(300)
+# Discord's side only (the gateway): no database takes part, so SQLite alone.
+pytestmark = [pytest.mark.timeout(300), pytest.mark.one_backend]
 
 
 def fault_plan(seed: int = SEED, lanes: int = LANES) -> list[list[str]]:
@@ -190,6 +191,7 @@ async def with_lanes(tmp_path: Path, plan: list[list[str]], body: Callable[[Lane
             await emulator.stop()
 
 
+@pytest.mark.slow  # about a minute: hikari's reconnect back-off after each of 100 faults
 async def test_hundred_gateway_faults_lose_no_interaction(tmp_path: Path) -> None:
     plan = fault_plan()
     assert sum(len(faults) for faults in plan) == 100

@@ -11,6 +11,9 @@ from ora.testing.llm import FakeLLMServer
 from ora.testing.process import BotProcess
 from tests.e2e.conftest import StartBot
 
+# Discord's side only (gateway, rate limits): no database takes part, so SQLite alone.
+pytestmark = pytest.mark.one_backend
+
 #: 6,000 characters of prose in lines of words (the splitter cuts at line or word boundaries).
 ANSWER = "\n".join(f"Line {index:03d}: " + "streamed words " * 4 + "x" * 10 for index in range(83))[:6000]
 CURSOR = "▌"
@@ -42,6 +45,7 @@ def _full_answer_shown(rec: InteractionRecord, answer: str) -> bool:
     return _shown_words(rec) == answer.split() and CURSOR not in rec.all_content()
 
 
+@pytest.mark.slow  # 30 s each: the answer is paced at 200 characters a second
 @pytest.mark.parametrize("buckets", ["default", "strict"])
 async def test_a_6000_character_answer_streamed_at_200_per_second_ends_complete_with_every_429_waited_out(
     emulator: DiscordEmulator,
@@ -116,6 +120,7 @@ async def test_a_follow_up_applied_but_unanswered_is_not_duplicated(
     assert _shown_words(rec) == answer.split()
 
 
+@pytest.mark.slow  # about 20 s of hikari's retries
 async def test_when_discord_keeps_failing_the_user_gets_a_clear_note(
     emulator: DiscordEmulator, llm: FakeLLMServer, chat_bot: BotProcess
 ) -> None:

@@ -13,9 +13,10 @@ import aiohttp
 import pytest
 from multidict import CIMultiDict
 
-from ora.store import Store
+from ora.core.store import Store
+from ora.features.account.queries import AccountQueries
+from ora.features.account.routes import CONFIRM_PATH, login_url, new_login_state
 from ora.testing.oidc import FakeOIDCProvider, LoginSite, OIDCTestUser, login_site
-from ora.web.auth import CONFIRM_PATH, login_url, new_login_state
 
 USER = 1_300_000_000_000_000_300
 OTHER_USER = 1_300_000_000_000_000_301
@@ -70,13 +71,6 @@ def csrf_of(page: str) -> str:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(tmp_path / "ora.db")
-    yield store
-    await store.close()
-
-
-@pytest.fixture
 async def provider() -> AsyncIterator[FakeOIDCProvider]:
     async with FakeOIDCProvider() as provider:
         yield provider
@@ -103,7 +97,7 @@ async def other_browser(site: LoginSite) -> AsyncIterator[Browser]:
 
 
 async def assert_not_linked(store: Store, user_id: int = USER) -> None:
-    user = await store.get_user(user_id)
+    user = await AccountQueries(store).get_user(user_id)
     assert user is None or user.google_sub is None
 
 
@@ -150,7 +144,7 @@ async def test_happy_path_links_only_after_the_confirming_post(
     status, page = await browser.confirm(token)
     assert status == 200, page
     assert "Accounts linked" in page
-    user = await store.get_user(USER)
+    user = await AccountQueries(store).get_user(USER)
     assert user is not None
     assert (user.google_sub, user.google_email) == (provider.user.sub, provider.user.email)
     assert [(r.auth_method, r.had_code_verifier, r.outcome) for r in provider.token_requests] == [
@@ -175,7 +169,7 @@ async def test_client_secret_post_when_the_provider_only_supports_it(store: Stor
         finally:
             await browser.close()
         assert [r.auth_method for r in provider.token_requests] == ["client_secret_post"]
-    user = await store.get_user(USER)
+    user = await AccountQueries(store).get_user(USER)
     assert user is not None
     assert user.google_sub == provider.user.sub
 
@@ -402,14 +396,14 @@ async def test_provider_down(store: Store) -> None:
 async def test_google_account_linked_to_another_discord_user_is_refused(
     site: LoginSite, browser: Browser, other_browser: Browser, store: Store, provider: FakeOIDCProvider
 ) -> None:
-    await store.upsert_google_sub(OTHER_USER, provider.user.sub, provider.user.email)
+    await AccountQueries(store).upsert_google_sub(OTHER_USER, provider.user.sub, provider.user.email)
     status, page = await browser.sign_in(await site.login_url(USER))
     assert status == 200
     status, page = await browser.confirm(csrf_of(page))
     assert status == 409
     assert "already linked to another Discord user" in page
     await assert_not_linked(store, USER)
-    holder = await store.get_user(OTHER_USER)
+    holder = await AccountQueries(store).get_user(OTHER_USER)
     assert holder is not None
     assert holder.google_sub == provider.user.sub
 
@@ -426,7 +420,7 @@ async def test_relinking_the_same_user_replaces_the_link(store: Store, tmp_path:
                 assert (await browser.confirm(csrf_of(page)))[0] == 200
             finally:
                 await browser.close()
-    user = await store.get_user(USER)
+    user = await AccountQueries(store).get_user(USER)
     assert user is not None
     assert (user.google_sub, user.google_email) == ("2", "second@example.com")
 
@@ -562,7 +556,7 @@ async def test_the_email_from_userinfo_is_shown_and_stored(store: Store) -> None
             assert (await browser.confirm(csrf_of(page)))[0] == 200
         finally:
             await browser.close()
-    user = await store.get_user(USER)
+    user = await AccountQueries(store).get_user(USER)
     assert user is not None
     assert user.google_email == provider.user.email
 
@@ -680,7 +674,7 @@ async def test_provider_failures_leave_the_login_url_usable(store: Store, fault:
             assert (await browser.confirm(csrf_of(page)))[0] == 200
         finally:
             await browser.close()
-    user = await store.get_user(USER)
+    user = await AccountQueries(store).get_user(USER)
     assert user is not None
     assert user.google_sub == provider.user.sub
 
@@ -749,7 +743,7 @@ async def test_a_malformed_confirmation_form_is_a_400(
 
 async def test_the_confirmation_page_filters_the_discord_name(site: LoginSite, browser: Browser) -> None:
     state = new_login_state()
-    await site.store.create_login_state(state, USER, 600, discord_name="evil\u202egnp.exe")
+    await site.accounts.create_login_state(state, USER, 600, discord_name="evil\u202egnp.exe")
     status, page = await browser.sign_in(login_url(site.settings.web_base_url, state))
     assert status == 200
     assert "\u202e" not in page

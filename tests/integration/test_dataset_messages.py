@@ -9,10 +9,10 @@ import re
 
 import pytest
 
-from ora.extensions.datasets import discord_time, escape_markdown, human_size
-from ora.i18n import Catalog
-from ora.i18n import datasets as strings
-from ora.services.datasets import ERROR_CODES
+from ora.app import full_catalog
+from ora.features.datasets import strings
+from ora.features.datasets.errors import ERROR_CODES
+from ora.features.datasets.messages import discord_time, escape_markdown, human_size
 
 # Discord: names 1-32 chars of lower-case letters/digits/-/_ (any script), descriptions 1-100 chars.
 NAME = re.compile(r"^[-_\w]{1,32}$")
@@ -23,7 +23,7 @@ def test_english_and_japanese_have_the_same_keys() -> None:
 
 
 def test_the_catalog_loads_with_the_dataset_strings() -> None:
-    catalog = Catalog.load()
+    catalog = full_catalog()
     assert catalog.t("ja", "datasets.list.empty") == strings.JA["datasets.list.empty"]
 
 
@@ -42,7 +42,7 @@ def test_command_fields_respect_discord_limits(language: str) -> None:
 @pytest.mark.parametrize("code", ERROR_CODES)
 @pytest.mark.parametrize("locale", ["en-US", "ja"])
 def test_every_error_code_has_a_message(code: str, locale: str) -> None:
-    text = Catalog.load().t(
+    text = full_catalog().t(
         locale, f"datasets.error.{code}", limit="1 MiB", used="1 MiB", size_note="", status_note="", error_id="x"
     )
     assert text and "{" not in text

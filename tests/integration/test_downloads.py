@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from ora.services.downloads import MAX_REDIRECTS, DownloadRefused, UrlPolicy, open_download
+from ora.core.downloads import MAX_REDIRECTS, DownloadRefused, UrlPolicy, open_download
 
 
 class Server:

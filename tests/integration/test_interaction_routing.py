@@ -5,8 +5,8 @@ from __future__ import annotations
 import hikari
 import lightbulb
 
-from ora.i18n import Catalog
-from ora.pipeline import LIGHTBULB_LISTENER, route_interactions
+from ora.app import full_catalog
+from ora.core.pipeline import LIGHTBULB_LISTENER, route_interactions
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.AGVtdQ.fake-hmac-abcdefghij"
 
@@ -19,5 +19,5 @@ async def test_lightbulbs_listener_is_replaced_by_one_dispatcher() -> None:
     bot = hikari.GatewayBot(TOKEN, logs=None, banner=None)
     client = lightbulb.client_from_app(bot)
     assert listener_names(bot) == [LIGHTBULB_LISTENER]  # what the installed lightbulb subscribes
-    route_interactions(bot, client, Catalog.load())
+    route_interactions(bot, client, full_catalog())
     assert listener_names(bot) == ["route_interactions.<locals>.dispatch"]

@@ -1,4 +1,4 @@
-"""ora.linkd_compat: each injected command generates its dependency resolver once, through real lightbulb
+"""ora.core.linkd_compat: each injected command generates its dependency resolver once, through real lightbulb
 invocations (an in-process hikari GatewayBot + lightbulb client against the Discord emulator), and the layer
 switches itself off where linkd already keeps resolvers.
 
@@ -21,17 +21,18 @@ import lightbulb
 import pytest
 from linkd.solver import AutoInjecting
 
-from ora.config import Settings
-from ora.extensions import core
-from ora.i18n import Catalog
-from ora.linkd_compat import (
+from ora.app import full_catalog
+from ora.core.config import Settings
+from ora.core.linkd_compat import (
     cache_injection_resolvers,
     linkd_version,
     remove_injection_resolver_cache,
     resolver_is_regenerated,
 )
-from ora.replies import Replies
-from ora.store import Store
+from ora.core.replies import Replies
+from ora.core.store import Store
+from ora.core.store.users import UserPreferences
+from ora.features.core_commands import commands as core
 from ora.testing.discord import DiscordEmulator, User
 from ora.testing.process import BotProcess, free_port
 
@@ -88,6 +89,7 @@ async def emulator() -> AsyncIterator[DiscordEmulator]:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """SQLite only: what is measured is lightbulb's dependency injection, not the database."""
     store = await Store.open(tmp_path / "ora.db")
     yield store
     await store.close()
@@ -95,17 +97,18 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 @pytest.fixture
 async def bot(emulator: DiscordEmulator, store: Store, resolver_cache: None) -> AsyncIterator[hikari.GatewayBot]:
-    """ORA's own /ping (ora.extensions.core, with its real services) and `Echo`, on a real lightbulb client."""
-    catalog = Catalog.load()
+    """ORA's own /ping (with its real services) and `Echo`, on a real lightbulb client."""
+    catalog = full_catalog()
     settings = Settings(discord_token=emulator.token, discord_app_id=emulator.application_id)
     bot = hikari.GatewayBot(emulator.token, rest_url=emulator.rest_url, intents=hikari.Intents.GUILDS, banner=None)
     client = lightbulb.client_from_app(
         bot, default_enabled_guilds=[emulator.default_guild.id], localization_provider=catalog.localization_provider()
     )
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
-    registry.register_value(Replies, Replies(store, settings, catalog))
+    registry.register_value(Replies, Replies(UserPreferences(store), settings, catalog))
+    registry.register_value(hikari.ShardAware, bot)  # type: ignore[type-abstract]
     registry.register_value(Greeting, Greeting("echo:"))
-    await client.load_extensions("ora.extensions.core")
+    await client.load_extensions("ora.features.core_commands.commands")
     client.register(Echo)
     bot.subscribe(hikari.StartedEvent, client.start)
     bot.subscribe(hikari.StoppingEvent, client.stop)
@@ -164,10 +167,10 @@ async def test_the_bot_switches_the_layer_on_at_start(emulator: DiscordEmulator,
         for _ in range(3):
             rec = await emulator.send_command("ping")
             assert (await rec.wait_initial(timeout=5))["data"]["content"].startswith("Pong!")
-        lines = [line for line in process.stdout_lines if "ora.linkd_compat" in line]
+        lines = [line for line in process.stdout_lines if "ora.core.linkd_compat" in line]
     assert len(lines) == 1
     assert f"linkd {linkd_version()} regenerates the dependency resolver" in lines[0]
-    assert "ora.linkd_compat caches it per method" in lines[0]
+    assert "ora.core.linkd_compat caches it per method" in lines[0]
 
 
 class DefectiveAutoInjecting(AutoInjecting):
@@ -198,7 +201,7 @@ def layer_removed_after(cls: type[AutoInjecting]) -> Iterator[None]:
 
 def test_layer_switches_on_for_the_defect_once(caplog: pytest.LogCaptureFixture) -> None:
     assert resolver_is_regenerated(DefectiveAutoInjecting)
-    with layer_removed_after(DefectiveAutoInjecting), caplog.at_level(logging.INFO, logger="ora.linkd_compat"):
+    with layer_removed_after(DefectiveAutoInjecting), caplog.at_level(logging.INFO, logger="ora.core.linkd_compat"):
         assert cache_injection_resolvers(DefectiveAutoInjecting)
         patched = DefectiveAutoInjecting.__dict__["__get__"]
         assert cache_injection_resolvers(DefectiveAutoInjecting)  # idempotent: not wrapped twice
@@ -206,7 +209,7 @@ def test_layer_switches_on_for_the_defect_once(caplog: pytest.LogCaptureFixture)
         assert not resolver_is_regenerated(DefectiveAutoInjecting)
     assert [record.getMessage() for record in caplog.records] == [
         f"linkd {linkd_version()} regenerates the dependency resolver of an injected method on every call: "
-        "ora.linkd_compat caches it per method"
+        "ora.core.linkd_compat caches it per method"
     ]
     assert "__get__" not in DefectiveAutoInjecting.__dict__  # removed again
     assert resolver_is_regenerated(DefectiveAutoInjecting)
@@ -214,7 +217,7 @@ def test_layer_switches_on_for_the_defect_once(caplog: pytest.LogCaptureFixture)
 
 def test_layer_stays_off_once_linkd_keeps_resolvers(caplog: pytest.LogCaptureFixture) -> None:
     fixed_get = FixedAutoInjecting.__dict__["__get__"]
-    with layer_removed_after(FixedAutoInjecting), caplog.at_level(logging.INFO, logger="ora.linkd_compat"):
+    with layer_removed_after(FixedAutoInjecting), caplog.at_level(logging.INFO, logger="ora.core.linkd_compat"):
         assert not cache_injection_resolvers(FixedAutoInjecting)
     assert FixedAutoInjecting.__dict__["__get__"] is fixed_get
-    assert "ora.linkd_compat is off and can be removed" in caplog.text
+    assert "ora.core.linkd_compat is off and can be removed" in caplog.text

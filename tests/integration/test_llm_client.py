@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ora.services.llm import (
+from ora.features.chat.llm.client import (
     AnswerDelta,
     ChatMessage,
     LLMBadResponse,

@@ -17,8 +17,8 @@ from aiohttp import web
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from ora.services import oidc as oidc_module
-from ora.services.oidc import PKCE, OIDCClient, OIDCError, new_secret
+from ora.features.account import oidc as oidc_module
+from ora.features.account.oidc import PKCE, OIDCClient, OIDCError, new_secret
 from ora.testing.oidc import FakeOIDCProvider, OIDCTestUser
 
 REDIRECT = "http://127.0.0.1:9/auth/google/callback"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ora.services.ora_api import DatasetUpload, OraApiClient, OraApiError
+from ora.core.ora_api import DatasetUpload, OraApiClient, OraApiError
 from ora.testing.ora_api import FakeOraApi
 
 TOKEN = "ora-test-token"

@@ -9,7 +9,6 @@ import logging
 import os
 import re
 import resource
-import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -20,21 +19,23 @@ import aiohttp
 import pytest
 import yarl
 
-from ora.config import load_settings
-from ora.logs import RedactingFormatter
-from ora.runtime import Runtime
-from ora.store import Store
-from ora.web import server as server_module
-from ora.web.server import ConnectionLimits, WebServer, build_web_app
+from ora.core.config import load_settings
+from ora.core.logs import RedactingFormatter
+from ora.core.runtime import Runtime
+from ora.core.store import Store, StoreError
+from ora.core.store.users import UserPreferences
+from ora.core.web import server as server_module
+from ora.core.web.server import ConnectionLimits, WebServer, build_web_app
+from ora.features.chat.queries import ChatMemory
+from tests.conftest import SCHEMAS
 
 SETTINGS = load_settings(
     {"DISCORD_BOT_TOKEN": "MTIzNDU2Nzg5MDEyMzQ1Njc4.AGVtdQ.fake-hmac-abcdefghij", "DISCORD_APP_ID": "1"}
-)
+).core
 
 
-@pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[tuple[str, Runtime, Store]]:
-    store = await Store.open(tmp_path / "ora.db")
+@contextlib.asynccontextmanager
+async def serving(store: Store) -> AsyncIterator[tuple[str, Runtime, Store]]:
     runtime = Runtime()
     server = WebServer(build_web_app(SETTINGS, store, runtime), "127.0.0.1", 0)
     await server.start()
@@ -42,7 +43,13 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, Runtime, Store]]:
         yield f"http://127.0.0.1:{server.bound_port}", runtime, store
     finally:
         await server.stop()
-        await store.close()
+
+
+@pytest.fixture
+async def served(store: Store) -> AsyncIterator[tuple[str, Runtime, Store]]:
+    """The web server on the store of either backend."""
+    async with serving(store) as running:
+        yield running
 
 
 async def test_healthz_is_503_until_the_gateway_is_ready(served: tuple[str, Runtime, Store]) -> None:
@@ -70,23 +77,30 @@ async def test_healthz_is_503_when_the_database_is_gone(served: tuple[str, Runti
             "gateway": True,
             "database": False,
             "uptime_seconds": 0,
+            "reason": "the database does not answer",
         }
 
 
 async def write_until_full(store: Store) -> None:
     filler = "x" * 4096
     for index in range(200):
-        await store.add_chat_turn(1, 1, filler, filler, f"m{index}")
+        await ChatMemory(store).add_turn(1, 1, filler, filler, f"m{index}")
 
 
-async def test_healthz_is_503_with_the_reason_while_database_writes_fail(served: tuple[str, Runtime, Store]) -> None:
-    url, runtime, store = served
+async def test_healthz_is_503_with_the_reason_while_database_writes_fail(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "full.db", SCHEMAS)
+    async with serving(store) as (url, runtime, _):
+        await check_writes_failing(store, url, runtime)
+    await store.close()
+
+
+async def check_writes_failing(store: Store, url: str, runtime: Runtime) -> None:
     runtime.gateway_ready = True
     # A real SQLITE_FULL: the file may not grow past its current size (what a full disk does to every write).
-    pages = await store._database.fetch_one("PRAGMA page_count")
+    pages = await store.fetch_one("PRAGMA page_count")
     assert pages is not None
-    await store._database.execute(f"PRAGMA max_page_count = {int(pages[0])}")
-    with pytest.raises(sqlite3.OperationalError, match="full"):
+    await store.execute(f"PRAGMA max_page_count = {int(pages[0])}")
+    with pytest.raises(StoreError, match="full"):
         await write_until_full(store)
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{url}/healthz") as response:
@@ -96,8 +110,8 @@ async def test_healthz_is_503_with_the_reason_while_database_writes_fail(served:
         assert body["database"] is False
         assert "database writes are failing" in body["reason"]
         assert "full" in body["reason"]
-        await store._database.execute("PRAGMA max_page_count = 1073741823")
-        await store.set_privacy_mode(1, "public")  # a write succeeds again: healthy again
+        await store.execute("PRAGMA max_page_count = 1073741823")
+        await UserPreferences(store).set_privacy_mode(1, "public")  # a write succeeds again: healthy again
         async with session.get(f"{url}/healthz") as response:
             assert response.status == 200
             assert "reason" not in await response.json()
@@ -118,7 +132,7 @@ async def test_every_response_carries_security_headers(served: tuple[str, Runtim
 
 @contextlib.asynccontextmanager
 async def bounded_server(tmp_path: Path, limits: ConnectionLimits) -> AsyncIterator[WebServer]:
-    store = await Store.open(tmp_path / "bounded.db")
+    store = await Store.open(tmp_path / "bounded.db", SCHEMAS)
     server = WebServer(build_web_app(SETTINGS, store, Runtime()), "127.0.0.1", 0, limits)
     await server.start()
     try:
@@ -307,8 +321,8 @@ async def test_the_limits_come_from_the_settings(tmp_path: Path) -> None:
             "WEB_IDLE_TIMEOUT": "7",
             "WEB_MAX_CONNECTIONS": "9",
         }
-    )
-    store = await Store.open(tmp_path / "settings.db")
+    ).core
+    store = await Store.open(tmp_path / "settings.db", SCHEMAS)
     server = WebServer(build_web_app(settings, store, Runtime()), "127.0.0.1", 0)
     await server.start()
     try:

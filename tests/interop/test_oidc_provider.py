@@ -19,9 +19,11 @@ import aiohttp
 import pytest
 import yarl
 
-from ora.store import Store
+from ora.core.store import Store
+from ora.features.account.queries import AccountQueries
+from ora.features.account.routes import CONFIRM_PATH
 from ora.testing.oidc import LoginSite, listening_socket, login_site
-from ora.web.auth import CONFIRM_PATH
+from tests.conftest import SCHEMAS
 from tests.interop.node_provider import NodeOIDCProvider, sign_in_at_provider, skip_reason
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
@@ -42,7 +44,7 @@ def node_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeOIDC
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(tmp_path / "ora.db")
+    store = await Store.open(tmp_path / "ora.db", SCHEMAS)
     yield store
     await store.close()
 
@@ -108,7 +110,7 @@ async def test_login_end_to_end(node_provider: NodeOIDCProvider, store: Store, a
     assert query_of(trip.callback_url)["iss"] == node_provider.issuer
     # The e-mail is not in oidc-provider's ID token for the code flow: it came from the userinfo endpoint.
     assert f"{login}@example.test" in trip.confirm_page
-    user = await store.get_user(USER)
+    user = await AccountQueries(store).get_user(USER)
     assert user is not None
     assert (user.google_sub, user.google_email) == (login, f"{login}@example.test")
 
@@ -122,7 +124,7 @@ async def test_key_rotation_between_two_logins(node_provider: NodeOIDCProvider, 
         _, status, page = await link(site, "after-rotation")
     assert status == 200, page
     assert len(new_kids) == 3
-    user = await store.get_user(USER)
+    user = await AccountQueries(store).get_user(USER)
     assert user is not None
     assert user.google_sub == "after-rotation"
 
@@ -141,5 +143,5 @@ async def test_an_authorization_response_naming_another_issuer_is_refused(
         async with browser.get(forged, allow_redirects=False) as response:
             assert response.status == 400
             assert "not issued by the expected sign-in service" in await response.text()
-    user = await store.get_user(USER)
+    user = await AccountQueries(store).get_user(USER)
     assert user is None or user.google_sub is None

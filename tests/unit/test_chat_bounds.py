@@ -8,19 +8,18 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ora.chat.budget import answer_reserve, estimate_tokens, fit_history
-from ora.chat.caps import AnswerCaps
-from ora.chat.limits import ChatLimiter
-from ora.chat.pacing import STREAMING_CURSOR, EditPacer, with_cursor
-from ora.services.llm_facts import (
+from ora.features.chat.budget import answer_reserve, estimate_tokens, fit_history
+from ora.features.chat.caps import AnswerCaps
+from ora.features.chat.llm.facts import (
     context_from_lmstudio_models,
     context_from_props,
     error_details,
     is_context_error,
     template_opens_think,
 )
-from ora.store import ChatTurn
-from ora.text.splitting import split_message
+from ora.features.chat.pacing import STREAMING_CURSOR, EditPacer, with_cursor
+from ora.features.chat.queries import ChatTurn
+from ora.features.chat.splitting import split_message
 
 NOTE = "⚠️ *cut*"
 
@@ -192,19 +191,6 @@ def test_no_moment_of_a_publication_shows_the_final_messages(pieces: list[str]) 
     shown = split_message(with_cursor(text))
     for edited in range(len(shown) + 1):
         assert shown[:edited] != final or not final
-
-
-def test_a_slot_can_be_released_before_its_block_ends() -> None:
-    limiter = ChatLimiter(max_total=2, max_per_user=1)
-    with limiter.slot(7) as slot:
-        assert limiter.refusal(7) == "user_busy"
-        slot.release()
-        assert limiter.refusal(7) is None
-        slot.release()  # idempotent
-        other = limiter.acquire(7)
-    assert limiter.refusal(7) == "user_busy"  # the early release did not free the later slot
-    other.release()
-    assert limiter.refusal(7) is None
 
 
 async def test_finishing_waits_for_the_publication_in_progress() -> None:

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 import pytest
 
-from ora.config import ConfigError, load_settings
+from ora.app import configure
+from ora.core.config import ConfigError, Configuration, environment
+from ora.features.chat.settings import ChatSettings
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | None = None) -> Configuration:
+    """Every feature's settings, as `python -m ora` reads them."""
+    return configure(environ if environ is not None else environment(dotenv))[0]
+
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.AGVtdQ.fake-hmac-part-abcdefghijklmnop"
 BASE = {"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_APP_ID": "123456789012345678"}
@@ -12,10 +23,13 @@ BASE = {"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_APP_ID": "123456789012345678"}
 
 def test_defaults() -> None:
     settings = load_settings(BASE)
-    assert settings.llm_max_tokens == 4096
-    assert settings.llm_models == ()
-    assert settings.llm_think_prefix == "auto"
-    assert (settings.chat_max_answer_chars, settings.chat_max_messages) == (8000, 5)
+    assert settings.section(ChatSettings).llm_max_tokens == 4096
+    assert settings.section(ChatSettings).llm_models == ()
+    assert settings.section(ChatSettings).llm_think_prefix == "auto"
+    assert (settings.section(ChatSettings).chat_max_answer_chars, settings.section(ChatSettings).chat_max_messages) == (
+        8000,
+        5,
+    )
 
 
 def test_values_are_read() -> None:
@@ -29,10 +43,13 @@ def test_values_are_read() -> None:
             "CHAT_MAX_MESSAGES": "10",
         }
     )
-    assert settings.llm_max_tokens == 0
-    assert settings.llm_models == ("a/b", "c")
-    assert settings.llm_think_prefix == "always"
-    assert (settings.chat_max_answer_chars, settings.chat_max_messages) == (20000, 10)
+    assert settings.section(ChatSettings).llm_max_tokens == 0
+    assert settings.section(ChatSettings).llm_models == ("a/b", "c")
+    assert settings.section(ChatSettings).llm_think_prefix == "always"
+    assert (settings.section(ChatSettings).chat_max_answer_chars, settings.section(ChatSettings).chat_max_messages) == (
+        20000,
+        10,
+    )
 
 
 def test_each_bad_value_is_named() -> None:

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
-from ora.config import ConfigError, load_settings
+from ora.app import configure
+from ora.core.config import ConfigError, Configuration, environment
+from ora.features.account.settings import LoginSettings
+from ora.features.chat.settings import ChatSettings
+from ora.features.datasets.settings import DatasetSettings
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | None = None) -> Configuration:
+    """Every feature's settings, as `python -m ora` reads them."""
+    return configure(environ if environ is not None else environment(dotenv))[0]
+
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.AGVtdQ.fake-hmac-part-abcdefghijklmnop"
 BASE = {"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_APP_ID": "123456789012345678"}
@@ -15,21 +26,21 @@ BASE = {"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_APP_ID": "123456789012345678"}
 
 def test_minimal_configuration_gets_documented_defaults() -> None:
     settings = load_settings(BASE)
-    assert settings.discord_app_id == 123456789012345678
-    assert settings.discord_rest_url == "https://discord.com/api/v10"
-    assert settings.db_path == Path("ora_bot.db")
-    assert settings.dataset_dir == Path("datasets")
-    assert settings.llm_base_url == "http://127.0.0.1:1234/v1"
-    assert settings.llm_api_key == "lm-studio"
-    assert settings.llm_model == "openai/gpt-oss-20b"
-    assert settings.privacy_default == "private"
-    assert (settings.web_host, settings.web_port) == ("127.0.0.1", 8080)
-    assert settings.google_issuer == "https://accounts.google.com"
-    assert settings.login_state_ttl == 900
-    assert settings.log_level == logging.INFO
-    assert settings.dev_guild_id is None
-    assert not settings.google_configured
-    assert settings.web_base_url == "http://127.0.0.1:8080"
+    assert settings.core.discord_app_id == 123456789012345678
+    assert settings.core.discord_rest_url == "https://discord.com/api/v10"
+    assert settings.core.db_path == Path("ora_bot.db")
+    assert settings.section(DatasetSettings).directory == Path("datasets")
+    assert settings.section(ChatSettings).llm_base_url == "http://127.0.0.1:1234/v1"
+    assert settings.section(ChatSettings).llm_api_key == "lm-studio"
+    assert settings.section(ChatSettings).llm_model == "openai/gpt-oss-20b"
+    assert settings.core.privacy_default == "private"
+    assert (settings.core.web_host, settings.core.web_port) == ("127.0.0.1", 8080)
+    assert settings.section(LoginSettings).google_issuer == "https://accounts.google.com"
+    assert settings.section(LoginSettings).state_ttl == 900
+    assert settings.core.log_level == logging.INFO
+    assert settings.core.dev_guild_id is None
+    assert not settings.section(LoginSettings).configured
+    assert settings.core.web_base_url == "http://127.0.0.1:8080"
 
 
 def test_every_problem_is_reported_in_one_error() -> None:
@@ -95,18 +106,18 @@ def test_secrets_are_not_in_the_repr() -> None:
 
 @pytest.mark.parametrize(("raw", "level"), [("debug", 10), ("INFO", 20), ("10", 10), ("Warning", 30)])
 def test_log_level_by_name_or_number(raw: str, level: int) -> None:
-    assert load_settings({**BASE, "LOG_LEVEL": raw}).log_level == level
+    assert load_settings({**BASE, "LOG_LEVEL": raw}).core.log_level == level
 
 
 def test_dataset_dir_defaults_beside_the_database() -> None:
     settings = load_settings({**BASE, "ORA_BOT_DB": "/data/ora_bot.db"})
-    assert settings.dataset_dir == Path("/data/datasets")
+    assert settings.section(DatasetSettings).directory == Path("/data/datasets")
 
 
 def test_public_base_url_and_trailing_slash() -> None:
     settings = load_settings({**BASE, "PUBLIC_BASE_URL": "https://ora.example.com/", "ORA_DEV_GUILD_ID": "42"})
-    assert settings.web_base_url == "https://ora.example.com"
-    assert settings.dev_guild_id == 42
+    assert settings.core.web_base_url == "https://ora.example.com"
+    assert settings.core.dev_guild_id == 42
 
 
 def test_dotenv_file_is_read_and_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,6 +126,6 @@ def test_dotenv_file_is_read_and_environment_wins(tmp_path: Path, monkeypatch: p
     monkeypatch.delenv("DISCORD_BOT_TOKEN", raising=False)
     monkeypatch.setenv("DISCORD_APP_ID", "222222222222222222")
     settings = load_settings(dotenv=dotenv)
-    assert settings.discord_token == TOKEN
-    assert settings.discord_app_id == 222222222222222222
-    assert settings.llm_model == "from-file"
+    assert settings.core.discord_token == TOKEN
+    assert settings.core.discord_app_id == 222222222222222222
+    assert settings.section(ChatSettings).llm_model == "from-file"

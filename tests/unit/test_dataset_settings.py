@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 import pytest
 
-from ora.config import ConfigError, load_settings
+from ora.app import configure
+from ora.core.config import ConfigError, Configuration, environment
+from ora.features.datasets.settings import DatasetSettings
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | None = None) -> Configuration:
+    """Every feature's settings, as `python -m ora` reads them."""
+    return configure(environ if environ is not None else environment(dotenv))[0]
+
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.AGVtdQ.fake-hmac-part-abcdefghijklmnop"
 BASE = {"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_APP_ID": "123456789012345678"}
@@ -12,16 +23,20 @@ BASE = {"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_APP_ID": "123456789012345678"}
 
 def test_defaults() -> None:
     settings = load_settings(BASE)
-    assert settings.dataset_max_per_user == 1
-    assert settings.dataset_quota_bytes == 200 * 1024 * 1024
-    assert settings.dataset_slot_wait == 30.0
+    assert settings.section(DatasetSettings).max_per_user == 1
+    assert settings.section(DatasetSettings).quota_bytes == 200 * 1024 * 1024
+    assert settings.section(DatasetSettings).slot_wait == 30.0
 
 
 def test_values_are_read() -> None:
     settings = load_settings(
         {**BASE, "DATASET_MAX_PER_USER": "3", "DATASET_QUOTA_BYTES": "1048576", "DATASET_SLOT_WAIT": "2.5"}
     )
-    assert (settings.dataset_max_per_user, settings.dataset_quota_bytes, settings.dataset_slot_wait) == (
+    assert (
+        settings.section(DatasetSettings).max_per_user,
+        settings.section(DatasetSettings).quota_bytes,
+        settings.section(DatasetSettings).slot_wait,
+    ) == (
         3,
         1048576,
         2.5,

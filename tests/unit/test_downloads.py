@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ora.services.downloads import DownloadRefused, Origin, UrlPolicy
+from ora.core.downloads import DownloadRefused, Origin, UrlPolicy
 
 DISCORD = UrlPolicy.for_discord("https://discord.com/api/v10")
 EMULATOR = UrlPolicy.for_discord("http://127.0.0.1:9000/api/v10")

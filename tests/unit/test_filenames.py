@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ora.text.filenames import (
+from ora.features.datasets.filenames import (
     DEFAULT_FILENAME,
     MAX_DISPLAY_NAME_CHARS,
     MAX_FILENAME_BYTES,

@@ -1,6 +1,8 @@
-"""Fuzzing the configuration parser: any environment gives `Settings` or one `ConfigError`, and no secret leaks.
+"""Fuzzing the configuration parser: any environment gives a `Configuration` or one `ConfigError`, and no secret
+leaks.
 
-The variable names are read from `ora/config.py` itself, so a variable added there is fuzzed too. Values mix
+The variable names are read from the core's and every feature's settings code itself, so a variable added there
+is fuzzed too (except ORA_EXTRA_FEATURES, which imports modules by name: tested on its own). Values mix
 arbitrary text with plausible and edge-case values for each kind of variable, so both the error paths and the
 success path are reached. Secrets carry a sentinel that must never appear in an error message or a repr.
 """
@@ -13,10 +15,28 @@ import re
 from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
-import ora.config
-from ora.config import SECRET_VARIABLES, ConfigError, Settings, load_settings
+import ora.core.config
+from ora.app import FEATURES, configure
+from ora.core.config import ConfigError, Configuration
+from ora.features.chat.settings import ChatSettings
 
-VARIABLES = sorted(set(re.findall(r'read\.(?:parse|raw|required)\("([A-Z0-9_]+)"', inspect.getsource(ora.config))))
+_SOURCES = [inspect.getsource(ora.core.config)] + [
+    inspect.getsource(inspect.getmodule(feature.settings.read))  # type: ignore[arg-type]
+    for feature in FEATURES
+    if feature.settings is not None
+]
+VARIABLES = sorted(
+    {name for source in _SOURCES for name in re.findall(r'read\.(?:parse|raw|required)\(\s*"([A-Z0-9_]+)"', source)}
+    - {"ORA_EXTRA_FEATURES"}
+)
+SECRET_VARIABLES = (
+    "DISCORD_BOT_TOKEN",
+    "LLM_API_KEY",
+    "GOOGLE_CLIENT_SECRET",
+    "ORA_API_TOKEN",
+    "LINK_REDEEM_TOKEN",
+    "DATABASE_URL",
+)
 SENTINEL = "s3cr3t\u2603"
 VALID_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.AGVtdQ.fake-hmac-part-abcdefghijklmnop"
 
@@ -68,10 +88,10 @@ environments = st.dictionaries(
 )
 
 
-def check(environ: dict[str, str]) -> Settings | ConfigError:
-    """The contract under test: a `Settings` or a `ConfigError`, nothing else (any other exception fails)."""
+def check(environ: dict[str, str]) -> Configuration | ConfigError:
+    """The contract under test: a `Configuration` or a `ConfigError`, nothing else (any other exception fails)."""
     try:
-        return load_settings(environ, dotenv=None)
+        return configure(environ)[0]
     except ConfigError as error:
         caught = error
     assert caught.problems, "a ConfigError names at least one problem"
@@ -82,6 +102,7 @@ def check(environ: dict[str, str]) -> Settings | ConfigError:
 def test_the_parser_reads_the_variables_the_fuzzer_uses() -> None:
     assert {"DISCORD_BOT_TOKEN", "DISCORD_APP_ID", "WEB_PORT", "LLM_TIMEOUT"} <= set(VARIABLES)
     assert set(SECRET_VARIABLES) <= set(VARIABLES)
+    assert {"DATABASE_URL", "DATASET_QUOTA_BYTES", "GOOGLE_ISSUER", "LINK_REDEEM_TOKEN"} <= set(VARIABLES)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -104,10 +125,10 @@ def test_a_valid_token_and_app_id_with_other_noise_never_raise_anything_else(
         environ |= {"GOOGLE_CLIENT_ID": "id", "GOOGLE_CLIENT_SECRET": "secret"}
     result = check(environ)
     event(type(result).__name__)
-    if isinstance(result, Settings):
-        assert result.discord_token == VALID_TOKEN
-        assert 0 < result.web_port < 65536
-        assert result.llm_timeout > 0
+    if isinstance(result, Configuration):
+        assert result.core.discord_token == VALID_TOKEN
+        assert 0 < result.core.web_port < 65536
+        assert result.section(ChatSettings).llm_timeout > 0
 
 
 @settings(max_examples=300, deadline=None)

@@ -7,7 +7,8 @@ import string
 import hikari
 import pytest
 
-from ora.i18n import ENGLISH, JAPANESE, Catalog, language_from_accept, language_of
+from ora.app import full_catalog
+from ora.core.i18n import ENGLISH, JAPANESE, language_from_accept, language_of
 
 
 def placeholders(template: str) -> set[str]:
@@ -15,7 +16,7 @@ def placeholders(template: str) -> set[str]:
 
 
 def test_catalogs_have_the_same_keys_and_placeholders() -> None:
-    catalog = Catalog.load()
+    catalog = full_catalog()
     english, japanese = catalog.strings(ENGLISH), catalog.strings(JAPANESE)
     assert set(english) == set(japanese)
     for key, template in english.items():
@@ -23,7 +24,7 @@ def test_catalogs_have_the_same_keys_and_placeholders() -> None:
 
 
 def test_command_names_are_valid_discord_names() -> None:
-    catalog = Catalog.load()
+    catalog = full_catalog()
     for language in (ENGLISH, JAPANESE):
         for key, value in catalog.strings(language).items():
             if key.startswith("commands.") and key.endswith(".name"):
@@ -48,7 +49,7 @@ def test_language_from_accept_language(header: str, language: str) -> None:
 
 
 def test_japanese_replies_and_localization_provider() -> None:
-    catalog = Catalog.load()
+    catalog = full_catalog()
     assert catalog.t("ja", "say.not_admin") != catalog.t("en-US", "say.not_admin")
     provider = catalog.localization_provider()
     assert (

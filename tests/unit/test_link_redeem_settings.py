@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 import pytest
 
-from ora.config import ConfigError, load_settings
+from ora.app import configure
+from ora.core.config import ConfigError, Configuration, environment
+from ora.features.link.settings import LinkSettings
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | None = None) -> Configuration:
+    """Every feature's settings, as `python -m ora` reads them."""
+    return configure(environ if environ is not None else environment(dotenv))[0]
+
 
 BASE = {"DISCORD_BOT_TOKEN": "MTIzNDU2Nzg5MDEyMzQ1Njc4.AGVtdQ.fake-hmac-abcdefghij", "DISCORD_APP_ID": "1"}
 REDEEM_TOKEN = "a-long-enough-redeem-token-value"
 
 
 def test_unset_by_default() -> None:
-    assert load_settings(BASE).link_redeem_token is None
+    assert load_settings(BASE).section(LinkSettings).redeem_token is None
 
 
 def test_the_token_is_a_secret() -> None:
     settings = load_settings({**BASE, "LINK_REDEEM_TOKEN": REDEEM_TOKEN})
-    assert settings.link_redeem_token == REDEEM_TOKEN
+    assert settings.section(LinkSettings).redeem_token == REDEEM_TOKEN
     assert REDEEM_TOKEN not in repr(settings)
     assert REDEEM_TOKEN in settings.secrets()
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from ora.logs import REDACTED, RedactingFormatter
+from ora.core.logs import REDACTED, RedactingFormatter
 
 SECRET = "MTA5.super-secret-token.xyz"
 

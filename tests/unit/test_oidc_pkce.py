@@ -8,7 +8,7 @@ import string
 
 import pytest
 
-from ora.services.oidc import PKCE, OIDCError, ProviderMetadata, basic_auth_header, new_secret, pkce_challenge
+from ora.features.account.oidc import PKCE, OIDCError, ProviderMetadata, basic_auth_header, new_secret, pkce_challenge
 
 UNRESERVED = set(string.ascii_letters + string.digits + "-._~")
 

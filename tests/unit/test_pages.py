@@ -7,10 +7,18 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ora.config import Settings
-from ora.i18n import Catalog, language_from_accept
-from ora.web.auth import COOKIE_NAME, SECURE_COOKIE_NAME, cookie_name, login_url, redirect_uri, secure_cookies
-from ora.web.pages import confirm_page, message_page, shown, success_page, token_invalid_page
+from ora.app import full_catalog
+from ora.core.config import Settings
+from ora.core.i18n import Catalog, language_from_accept
+from ora.features.account.pages import confirm_page, message_page, shown, success_page, token_invalid_page
+from ora.features.account.routes import (
+    COOKIE_NAME,
+    SECURE_COOKIE_NAME,
+    cookie_name,
+    login_url,
+    redirect_uri,
+    secure_cookies,
+)
 
 KINDS = [
     "not_configured",
@@ -28,7 +36,7 @@ KINDS = [
 
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
-    return Catalog.load()
+    return full_catalog()
 
 
 class Outline(HTMLParser):

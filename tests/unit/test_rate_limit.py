@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from ora.web import limits
-from ora.web.limits import RateLimiter, client_address, retry_after
+from ora.core.web import limits
+from ora.core.web.limits import RateLimiter, client_address, retry_after
 
 
 class Clock:

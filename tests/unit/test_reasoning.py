@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ora.text.reasoning import ReasoningFilter, split_delta
+from ora.features.chat.llm.reasoning import ReasoningFilter, split_delta
 
 MARKERS = (
     "<think>",

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ora.text.splitting import MIN_LIMIT, SplitPart, fence_language, plan_split, split_message
+from ora.features.chat.splitting import MIN_LIMIT, SplitPart, fence_language, plan_split, split_message
 
 
 def check_reassembly(original: str, plan: list[SplitPart]) -> None:

@@ -20,9 +20,9 @@ import attrs
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from ora.config import Settings
-from ora.runtime import Runtime
-from ora.store import Store
+from ora.core.config import Settings
+from ora.core.runtime import Runtime
+from ora.core.store import Store
 
 log = logging.getLogger(__name__)
 ACCESS_LOGGER = "ora.web.access"
@@ -63,18 +63,19 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 async def healthz(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     store = request.app[STORE]
-    database = await store.ping()
-    write_failure = store.recent_write_failure()
-    ready = runtime.gateway_ready and database and write_failure is None
+    answers = await store.ping()
+    health = store.health()
+    database = answers and health.ok
+    ready = runtime.gateway_ready and database
     status = "ok" if ready else "starting" if not runtime.gateway_ready else "degraded"
     body: dict[str, object] = {
         "status": status,
         "gateway": runtime.gateway_ready,
-        "database": database and write_failure is None,
+        "database": database,
         "uptime_seconds": round(runtime.uptime, 3),
     }
-    if write_failure is not None:
-        body["reason"] = f"database writes are failing: {write_failure.reason}"
+    if not database:
+        body["reason"] = health.reason or "the database does not answer"
     return web.json_response(body, status=200 if ready else 503)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import lightbulb
 
-from ora.config import PRIVACY_MODES, Settings
-from ora.replies import Replies, UserFacingError
-from ora.store import Store
-from ora.web.auth import login_url, new_login_state
+from ora.core.config import PRIVACY_MODES, Settings
+from ora.core.replies import Replies, UserFacingError
+from ora.core.store.users import UserPreferences
+from ora.features.account.queries import AccountQueries
+from ora.features.account.routes import login_url, new_login_state
+from ora.features.account.settings import LoginSettings
 
 loader = lightbulb.Loader()
 
@@ -23,19 +25,25 @@ class Login(
     lightbulb.SlashCommand, name="commands.login.name", description="commands.login.description", localize=True
 ):
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, replies: Replies, store: Store, settings: Settings) -> None:
-        if not settings.google_configured:
+    async def invoke(
+        self,
+        ctx: lightbulb.Context,
+        replies: Replies,
+        store: AccountQueries,
+        settings: Settings,
+        login: LoginSettings,
+    ) -> None:
+        if not login.configured:
             await replies.say(ctx, "account.login.not_configured", ephemeral=True)
             return
         state = new_login_state()
-        # create_login_state also purges expired states, flows and pending links.
-        await store.create_login_state(state, ctx.user.id, settings.login_state_ttl, discord_name=ctx.user.username)
+        await store.create_login_state(state, ctx.user.id, login.state_ttl, discord_name=ctx.user.username)
         lines = [
             replies.text(
                 ctx,
                 "account.login.url",
                 url=login_url(settings.web_base_url, state),
-                minutes=max(1, settings.login_state_ttl // 60),
+                minutes=max(1, login.state_ttl // 60),
                 user_id=ctx.user.id,
             )
         ]
@@ -51,7 +59,7 @@ class WhoAmI(
     lightbulb.SlashCommand, name="commands.whoami.name", description="commands.whoami.description", localize=True
 ):
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, replies: Replies, store: Store, settings: Settings) -> None:
+    async def invoke(self, ctx: lightbulb.Context, replies: Replies, store: AccountQueries, settings: Settings) -> None:
         user = await store.get_user(ctx.user.id)
         if user is not None and user.google_sub:
             email = (
@@ -88,11 +96,11 @@ class PrivacySet(
     )
 
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, replies: Replies, store: Store) -> None:
+    async def invoke(self, ctx: lightbulb.Context, replies: Replies, preferences: UserPreferences) -> None:
         chosen = next((mode for mode in PRIVACY_MODES if mode == self.mode), None)
         if chosen is None:  # Discord enforces the choices; a forged interaction does not
             raise UserFacingError("account.privacy.invalid")
-        await store.set_privacy_mode(ctx.user.id, chosen)
+        await preferences.set_privacy_mode(ctx.user.id, chosen)
         mode = replies.text(ctx, f"account.mode.{chosen}")
         await replies.say(ctx, "account.privacy.set", ephemeral=True, mode=mode)
 
@@ -105,7 +113,7 @@ class Unlink(
     lightbulb.SlashCommand, name="commands.unlink.name", description="commands.unlink.description", localize=True
 ):
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, replies: Replies, store: Store) -> None:
+    async def invoke(self, ctx: lightbulb.Context, replies: Replies, store: AccountQueries) -> None:
         user = await store.get_user(ctx.user.id)
         if user is None or not user.google_sub or not await store.unlink_google(ctx.user.id):
             await replies.say(ctx, "account.unlink.none", ephemeral=True)

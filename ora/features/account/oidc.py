@@ -40,6 +40,8 @@ from joserfc.errors import (  # cheap; joserfc's jwk/jws/jwt import `cryptograph
     JoseError,
 )
 
+from ora.core.http import SessionHandle
+
 if TYPE_CHECKING:
     from joserfc.jwk import Key, KeyParameters, KeySet
 
@@ -221,14 +223,22 @@ def provider_text(value: object, limit: int = MAX_SHOWN_DESCRIPTION) -> str | No
 
 
 class OIDCClient:
-    """One issuer, one client registration, one `aiohttp.ClientSession`."""
+    """One issuer, one client registration, on the bot's shared HTTP session (or one of its own)."""
 
-    def __init__(self, issuer: str, client_id: str, client_secret: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        issuer: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        timeout: float = 10.0,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
         self.issuer = issuer.rstrip("/")
         self.client_id = client_id
         self._client_secret = client_secret
-        self._timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._http = SessionHandle(session, owner="OIDCClient")
         self._metadata: ProviderMetadata | None = None
         self._metadata_at = 0.0
         self._keys: KeySet | None = None
@@ -244,15 +254,10 @@ class OIDCClient:
         return f"{self.issuer}/.well-known/openid-configuration"
 
     async def start(self) -> None:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout), headers={"Accept": "application/json"}
-            )
+        await self._http.start()
 
     async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        await self._http.close()
 
     async def __aenter__(self) -> OIDCClient:
         await self.start()
@@ -263,9 +268,7 @@ class OIDCClient:
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError("OIDCClient.start() has not been called")
-        return self._session
+        return self._http.session
 
     async def probe(self, timeout: float = 2.0) -> bool:
         """Whether the discovery document can be fetched now (bounded by `timeout`); refreshes the cache."""
@@ -326,14 +329,14 @@ class OIDCClient:
             "redirect_uri": redirect_uri,
             "code_verifier": code_verifier,
         }
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         if metadata.client_auth_method() == "client_secret_basic":
             headers["Authorization"] = basic_auth_header(self.client_id, self._client_secret)
         else:
             form |= {"client_id": self.client_id, "client_secret": self._client_secret}
         try:
             async with self.session.post(
-                metadata.token_endpoint, data=form, headers=headers, allow_redirects=False
+                metadata.token_endpoint, data=form, headers=headers, allow_redirects=False, timeout=self._timeout
             ) as response:
                 body = await _read_limited(response)
                 status = response.status
@@ -483,7 +486,12 @@ class OIDCClient:
     ) -> Mapping[str, Any]:
         """GET a JSON object: 5xx and network failures are "unavailable", anything but 200 + object `bad_code`."""
         try:
-            async with self.session.get(url, headers=headers, allow_redirects=allow_redirects) as response:
+            async with self.session.get(
+                url,
+                headers={"Accept": "application/json", **(headers or {})},
+                allow_redirects=allow_redirects,
+                timeout=self._timeout,
+            ) as response:
                 body = await _read_limited(response)
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as error:

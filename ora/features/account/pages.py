@@ -10,7 +10,7 @@ import html
 
 import attrs
 
-from ora.i18n import Catalog
+from ora.core.i18n import Catalog
 
 CONFIRM_ACTION = "confirm"  # relative to /auth/google/callback: /auth/google/confirm, also behind a path prefix
 MAX_SHOWN_VALUE = 200

@@ -11,7 +11,7 @@
 3. `POST /auth/google/confirm`: only this stores the link (`Store.upsert_google_sub`); a Google account
    already linked to another Discord user is refused, never moved.
 
-Every route counts against the client address's rate limit (`LOGIN_RATE_LIMIT`, see `ora.web.limits`).
+Every route counts against the client address's rate limit (`LOGIN_RATE_LIMIT`, see `ora.core.web.limits`).
 Secrets in URLs and cookies are never logged; the database keeps only their digests.
 """
 
@@ -25,14 +25,15 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from ora.config import Settings
-from ora.i18n import Catalog, language_from_accept
-from ora.replies import new_error_id
-from ora.services.oidc import PKCE, PROVIDER_FAULTS, OIDCClient, OIDCError, new_secret, provider_text
-from ora.store import LinkConflictError
-from ora.web.limits import RateLimiter, client_address, retry_after
-from ora.web.pages import Page, confirm_page, message_page, success_page, token_invalid_page
-from ora.web.server import SETTINGS, STORE, RouteSetup
+from ora.core.config import Settings
+from ora.core.i18n import Catalog, language_from_accept
+from ora.core.replies import new_error_id
+from ora.core.web.limits import RateLimiter, client_address, retry_after
+from ora.core.web.server import SETTINGS, RouteSetup
+from ora.features.account.oidc import PKCE, PROVIDER_FAULTS, OIDCClient, OIDCError, new_secret, provider_text
+from ora.features.account.pages import Page, confirm_page, message_page, success_page, token_invalid_page
+from ora.features.account.queries import AccountQueries, LinkConflictError
+from ora.features.account.settings import LoginSettings
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,11 @@ def cookie_name(settings: Settings) -> str:
     return SECURE_COOKIE_NAME if secure_cookies(settings) else COOKIE_NAME
 
 
-def auth_routes(oidc: OIDCClient | None, catalog: Catalog) -> RouteSetup:
+def auth_routes(
+    oidc: OIDCClient | None, catalog: Catalog, accounts: AccountQueries, login: LoginSettings
+) -> RouteSetup:
     """Setup adding the login flow's routes; `oidc is None` means Google login is not configured."""
-    handlers = _AuthHandlers(oidc, catalog)
+    handlers = _AuthHandlers(oidc, catalog, accounts, login)
 
     def setup(app: web.Application) -> None:
         app[LOGIN_LIMITER] = RateLimiter(app[SETTINGS].login_rate_limit)
@@ -144,9 +147,13 @@ def _code_problem(value: str | None) -> str | None:
 
 
 class _AuthHandlers:
-    def __init__(self, oidc: OIDCClient | None, catalog: Catalog) -> None:
+    def __init__(
+        self, oidc: OIDCClient | None, catalog: Catalog, accounts: AccountQueries, login: LoginSettings
+    ) -> None:
         self.oidc = oidc
         self.catalog = catalog
+        self.accounts = accounts
+        self.login = login
 
     def _page(
         self,
@@ -177,7 +184,7 @@ class _AuthHandlers:
     async def start(self, request: web.Request) -> web.StreamResponse:
         if self.oidc is None:
             return self._page(request, "not_configured", 503)
-        settings, store = request.app[SETTINGS], request.app[STORE]
+        settings, store = request.app[SETTINGS], self.accounts
         state = _secret(request.query.get("state"))
         if state is None or await store.peek_login_state(state) is None:
             return self._page(request, "state_invalid", 400, try_again=True)
@@ -198,13 +205,13 @@ class _AuthHandlers:
             oauth_state=oauth_state,
             code_verifier=pkce.verifier,
             nonce=nonce,
-            ttl=settings.login_state_ttl,
+            ttl=self.login.state_ttl,
         )
         response = web.Response(status=302, headers={"Location": target})
         response.set_cookie(
             cookie_name(settings),
             flow_secret,
-            max_age=settings.login_state_ttl,
+            max_age=self.login.state_ttl,
             path="/",
             secure=secure_cookies(settings),
             httponly=True,
@@ -216,7 +223,7 @@ class _AuthHandlers:
     async def callback(self, request: web.Request) -> web.StreamResponse:
         if self.oidc is None:
             return self._page(request, "not_configured", 503)
-        settings, store = request.app[SETTINGS], request.app[STORE]
+        settings, store = request.app[SETTINGS], self.accounts
         flow_secret = _secret(request.cookies.get(cookie_name(settings)))
         if flow_secret is None:
             return self._page(request, "session_missing", 400)
@@ -275,7 +282,7 @@ class _AuthHandlers:
             google_sub=identity.sub,
             # An address Google has not verified could be anyone's: it is shown, but not stored.
             google_email=identity.email if identity.email_verified else None,
-            ttl=settings.login_state_ttl,
+            ttl=self.login.state_ttl,
         )
         language = language_from_accept(request.headers.get("Accept-Language"))
         page = confirm_page(
@@ -294,7 +301,7 @@ class _AuthHandlers:
     async def confirm(self, request: web.Request) -> web.StreamResponse:
         if self.oidc is None:
             return self._page(request, "not_configured", 503)
-        settings, store = request.app[SETTINGS], request.app[STORE]
+        settings, store = request.app[SETTINGS], self.accounts
         flow_secret = _secret(request.cookies.get(cookie_name(settings)))
         if flow_secret is None:
             return self._page(request, "session_missing", 400)

@@ -5,6 +5,7 @@ names are translated.
 """
 
 EN = {
+    "health.google": "Google login",
     "commands.login.name": "login",
     "commands.login.description": "Get a one-time link to connect your Google account",
     "commands.whoami.name": "whoami",
@@ -44,6 +45,7 @@ EN = {
 }
 
 JA = {
+    "health.google": "Google ログイン",
     "commands.login.name": "login",
     "commands.login.description": "Google アカウントをリンクするためのワンタイムリンクを取得します",
     "commands.whoami.name": "whoami",

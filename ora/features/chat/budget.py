@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ora.store import ChatTurn
+from ora.features.chat.queries import ChatTurn
 
 __all__ = ["answer_reserve", "estimate_tokens", "fit_history"]
 

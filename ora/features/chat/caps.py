@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from ora.text.splitting import DISCORD_MESSAGE_LIMIT, SplitPart, fence_language, plan_split, split_message
+from ora.features.chat.splitting import DISCORD_MESSAGE_LIMIT, SplitPart, fence_language, plan_split, split_message
 
 __all__ = ["AnswerCaps", "Rendered"]
 

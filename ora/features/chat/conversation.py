@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ora.services.llm import ChatMessage
-from ora.store import ChatTurn
+from ora.features.chat.llm.client import ChatMessage
+from ora.features.chat.queries import ChatTurn
 
 
 def build_messages(system_prompt: str, history: Sequence[ChatTurn], prompt: str) -> list[ChatMessage]:

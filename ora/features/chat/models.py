@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ora.services.llm import LLMClient
+from ora.features.chat.llm.client import LLMClient
 
 __all__ = ["allowed_models", "display_name"]
 

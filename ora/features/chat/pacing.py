@@ -11,11 +11,11 @@ is complete.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from ora.text.splitting import fence_language
+from ora.core.cancellation import stop_task
+from ora.features.chat.splitting import fence_language
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,5 @@ class EditPacer:
 
     async def _stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
             self._task = None

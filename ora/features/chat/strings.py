@@ -1,6 +1,7 @@
 """Strings of /chat."""
 
 EN = {
+    "health.llm": "LLM endpoint",
     "commands.chat.name": "chat",
     "commands.chat.description": "Ask the community's LLM (remembers your recent messages in this channel)",
     "commands.chat.options.prompt.name": "prompt",
@@ -60,6 +61,7 @@ EN = {
 }
 
 JA = {
+    "health.llm": "LLM エンドポイント",
     "commands.chat.name": "chat",
     "commands.chat.description": "コミュニティの LLM に質問します (このチャンネルでの最近の会話を覚えています)",
     "commands.chat.options.prompt.name": "prompt",

@@ -10,14 +10,11 @@ import platform
 import hikari
 import lightbulb
 
-from ora.replies import Replies, UserFacingError
-from ora.runtime import DependencyProbe, Runtime
-from ora.services.llm import LLMClient
-from ora.store import Store
+from ora.core.replies import Replies, UserFacingError
+from ora.core.runtime import Runtime
 
 loader = lightbulb.Loader()
 SAY_MAX_CHARS = 2000  # one Discord message
-_AUTH_REQUESTS = {"chat": "POST /chat/completions", "models": "GET /models", "props": "GET /props"}
 
 
 def format_latency(seconds: float) -> str | None:
@@ -37,8 +34,8 @@ def format_uptime(seconds: float) -> str:
 @loader.command
 class Ping(lightbulb.SlashCommand, name="commands.ping.name", description="commands.ping.description", localize=True):
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, replies: Replies, bot: hikari.GatewayBot) -> None:
-        gateway = format_latency(bot.heartbeat_latency) or replies.text(ctx, "ping.unknown")
+    async def invoke(self, ctx: lightbulb.Context, replies: Replies, shards: hikari.ShardAware) -> None:
+        gateway = format_latency(shards.heartbeat_latency) or replies.text(ctx, "ping.unknown")
         await replies.say(ctx, "ping.reply", ephemeral=True, gateway=gateway)
 
 
@@ -84,16 +81,6 @@ class Say(
         await replies.send(ctx, self.text, ephemeral=self.ephemeral)
 
 
-async def _probe_state(probe: DependencyProbe, timeout: float) -> str:
-    if probe.probe is None:
-        return "health.not_configured"
-    try:
-        async with asyncio.timeout(timeout):
-            return "health.ok" if await probe.probe() else "health.down"
-    except Exception:
-        return "health.down"
-
-
 @loader.command
 class Health(
     lightbulb.SlashCommand, name="commands.health.name", description="commands.health.description", localize=True
@@ -103,14 +90,12 @@ class Health(
         self,
         ctx: lightbulb.Context,
         replies: Replies,
-        bot: hikari.GatewayBot,
         runtime: Runtime,
-        store: Store,
-        llm: LLMClient,
+        shards: hikari.ShardAware,
+        cache: hikari.CacheAware,
     ) -> None:
         await replies.defer(ctx)
-        database = "health.ok" if await store.ping() else "health.down"
-        states = await asyncio.gather(*(_probe_state(probe, runtime.probe_timeout) for probe in runtime.probes))
+        results = await asyncio.gather(*(probe.run(runtime.probe_timeout) for probe in runtime.probes))
         lines = [
             replies.text(ctx, "health.title"),
             replies.text(
@@ -118,7 +103,7 @@ class Health(
                 "health.process",
                 pid=os.getpid(),
                 uptime=format_uptime(runtime.uptime),
-                guilds=len(bot.cache.get_guilds_view()),
+                guilds=len(cache.cache.get_guilds_view()),
             ),
             replies.text(
                 ctx,
@@ -130,17 +115,13 @@ class Health(
             replies.text(
                 ctx,
                 "health.latency",
-                latency=format_latency(bot.heartbeat_latency) or replies.text(ctx, "ping.unknown"),
-            ),
-            replies.text(
-                ctx, "health.dependency", name=replies.text(ctx, "health.database"), state=replies.text(ctx, database)
+                latency=format_latency(shards.heartbeat_latency) or replies.text(ctx, "ping.unknown"),
             ),
         ]
-        for probe, state in zip(runtime.probes, states, strict=True):
-            shown = replies.text(ctx, state)
-            # llama-server answers GET /v1/models without the key: say when a request that needs it was refused.
-            if probe.name_key == "health.llm" and (failure := llm.auth_failure) is not None:
-                request = _AUTH_REQUESTS.get(failure.source, failure.source)
-                shown = replies.text(ctx, "health.llm_key_refused", status=failure.status, source=request)
-            lines.append(replies.text(ctx, "health.dependency", name=replies.text(ctx, probe.name_key), state=shown))
+        for probe, result in zip(runtime.probes, results, strict=True):
+            if result is None:
+                state = replies.text(ctx, "health.not_configured")
+            else:
+                state = replies.text(ctx, result.state_key, **result.values)
+            lines.append(replies.text(ctx, "health.dependency", name=replies.text(ctx, probe.name_key), state=state))
         await replies.edit(ctx, "\n".join(lines))

@@ -1,143 +1,145 @@
-"""Datasets: metadata of stored files and the state of their upload to ORA."""
+"""Datasets: metadata of stored files, and their upload to ORA as jobs of the core's `jobs` table."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-import aiosqlite
+import attrs
 
-from ora.store.base import Database, now
-from ora.store.models import DatasetRecord, NewDataset
+from ora.core.store import IntegrityError, Row, Statements, Store
+from ora.core.store.jobs import Job, JobRows, job_from_row
+
+#: The kind of the job that sends a dataset to ORA; its subject is the dataset id.
+UPLOAD_JOB = "datasets.upload"
 
 _COLUMNS = (
-    "id, owner_id, guild_id, name, original_filename, size_bytes, sha256, content_type, stored_path,"
-    " upload_state, upload_attempts, upload_error, upload_next_at, remote_id, created_at"
+    "id, owner_id, guild_id, name, original_filename, size_bytes, sha256, content_type, stored_path, remote_id,"
+    " created_at"
 )
-#: Bound on a stored error text (ORA's messages are already cut at 300 characters).
-MAX_UPLOAD_ERROR_CHARS = 300
+_JOB_COLUMNS = (
+    "j.id, j.kind, j.subject, j.user_id, j.payload, j.state, j.attempts, j.next_at, j.last_error, j.lease_owner,"
+    " j.interaction_id"
+)
 
 
-def _record(row: Any) -> DatasetRecord:
-    return DatasetRecord(**{key: row[key] for key in row.keys()})  # noqa: SIM118 - sqlite3.Row is not a dict
+@attrs.frozen
+class DatasetRecord:
+    id: int
+    owner_id: int
+    guild_id: int | None
+    name: str
+    original_filename: str
+    size_bytes: int
+    sha256: str
+    content_type: str | None
+    stored_path: str
+    remote_id: str | None
+    created_at: float
 
 
-def _error_text(error: str) -> str:
-    return " ".join(error.split())[:MAX_UPLOAD_ERROR_CHARS] or "unknown error"
+@attrs.frozen
+class NewDataset:
+    owner_id: int
+    guild_id: int | None
+    name: str
+    original_filename: str
+    size_bytes: int
+    sha256: str
+    content_type: str | None
+    stored_path: str
+
+
+@attrs.frozen
+class DatasetEntry:
+    """A dataset and its upload job (None for a row that never had one)."""
+
+    record: DatasetRecord
+    upload: Job | None
+
+
+def _record(row: Row) -> DatasetRecord:
+    return DatasetRecord(**{key: row[key] for key in _COLUMNS.replace(" ", "").split(",")})
+
+
+def upload_subject(dataset_id: int) -> str:
+    return str(dataset_id)
 
 
 class DatasetQueries:
-    _database: Database
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
-    async def find_dataset_by_hash(self, owner_id: int, sha256: str) -> DatasetRecord | None:
-        row = await self._database.fetch_one(
-            f"SELECT {_COLUMNS} FROM datasets WHERE owner_id = ? AND sha256 = ?", (owner_id, sha256)
+    async def find_by_hash(self, owner_id: int, sha256: str) -> DatasetRecord | None:
+        row = await self._store.fetch_one(
+            f"SELECT {_COLUMNS} FROM datasets WHERE owner_id = $1 AND sha256 = $2", (owner_id, sha256)
         )
         return _record(row) if row else None
 
-    async def get_dataset(self, dataset_id: int) -> DatasetRecord | None:
-        row = await self._database.fetch_one(f"SELECT {_COLUMNS} FROM datasets WHERE id = ?", (dataset_id,))
+    async def get(self, dataset_id: int) -> DatasetRecord | None:
+        row = await self._store.fetch_one(f"SELECT {_COLUMNS} FROM datasets WHERE id = $1", (dataset_id,))
         return _record(row) if row else None
 
-    async def add_dataset(self, new: NewDataset) -> DatasetRecord | None:
-        """Insert the row (upload `pending`); None when this owner already has the same content (same SHA-256)."""
+    async def add(self, new: NewDataset) -> tuple[DatasetRecord, Job] | None:
+        """Insert the row and its upload job (pending) together; None when this owner already has the same
+        content (same SHA-256)."""
         try:
-            row = await self._database.fetch_one(
-                "INSERT INTO datasets (owner_id, guild_id, name, original_filename, size_bytes, sha256,"
-                " content_type, stored_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                f" RETURNING {_COLUMNS}",
-                (
-                    new.owner_id,
-                    new.guild_id,
-                    new.name,
-                    new.original_filename,
-                    new.size_bytes,
-                    new.sha256,
-                    new.content_type,
-                    new.stored_path,
-                    now(),
-                ),
-            )
-        except aiosqlite.IntegrityError:
+            async with self._store.transaction() as tx:
+                row = await tx.fetch_one(
+                    "INSERT INTO datasets (owner_id, guild_id, name, original_filename, size_bytes, sha256,"
+                    " content_type, stored_path, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                    f" RETURNING {_COLUMNS}",
+                    (
+                        new.owner_id,
+                        new.guild_id,
+                        new.name,
+                        new.original_filename,
+                        new.size_bytes,
+                        new.sha256,
+                        new.content_type,
+                        new.stored_path,
+                        time.time(),
+                    ),
+                )
+                if row is None:
+                    raise LookupError("INSERT … RETURNING gave no row")
+                record = _record(row)
+                job = await JobRows(self._store).enqueue(
+                    UPLOAD_JOB, upload_subject(record.id), user_id=record.owner_id, on=tx
+                )
+        except IntegrityError:
             return None
-        return _record(row) if row else None
+        return record, job
 
-    async def dataset_bytes(self, owner_id: int) -> int:
+    async def stored_bytes(self, owner_id: int, on: Statements | None = None) -> int:
         """The bytes of every dataset this owner has stored (what counts against the quota)."""
-        row = await self._database.fetch_one(
-            "SELECT COALESCE(SUM(size_bytes), 0) FROM datasets WHERE owner_id = ?", (owner_id,)
+        row = await (on or self._store).fetch_one(
+            "SELECT COALESCE(SUM(size_bytes), 0) AS used FROM datasets WHERE owner_id = $1", (owner_id,)
         )
-        return int(row[0]) if row else 0
+        return int(row["used"]) if row else 0
 
-    async def list_datasets(self, owner_id: int, guild_id: int | None, limit: int = 10) -> list[DatasetRecord]:
-        """The owner's newest datasets: in this guild when `guild_id` is given, else everywhere."""
-        if guild_id is None:
-            query = f"SELECT {_COLUMNS} FROM datasets WHERE owner_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
-            params: tuple[Any, ...] = (owner_id, limit)
-        else:
-            query = (
-                f"SELECT {_COLUMNS} FROM datasets WHERE owner_id = ? AND guild_id = ?"
-                " ORDER BY created_at DESC, id DESC LIMIT ?"
-            )
-            params = (owner_id, guild_id, limit)
-        rows = await self._database.fetch_all(query, params)
-        return [_record(row) for row in rows]
+    async def set_remote_id(self, dataset_id: int, remote_id: str | None) -> None:
+        await self._store.execute("UPDATE datasets SET remote_id = $1 WHERE id = $2", (remote_id, dataset_id))
 
-    # -- the upload to ORA: pending → uploading → uploaded | pending (retry) | failed --
-
-    async def unfinished_dataset_uploads(self) -> list[DatasetRecord]:
-        """Rows not yet at ORA that may still get there (`pending`, or `uploading` when a crash cut it off)."""
-        rows = await self._database.fetch_all(
-            f"SELECT {_COLUMNS} FROM datasets WHERE upload_state IN ('pending', 'uploading') ORDER BY id"
+    async def list(self, owner_id: int, guild_id: int | None, limit: int = 10) -> list[DatasetEntry]:
+        """The owner's newest datasets with their upload job: in this guild when `guild_id` is given."""
+        where = "d.owner_id = $1" if guild_id is None else "d.owner_id = $1 AND d.guild_id = $4"
+        params: tuple[Any, ...] = (owner_id, limit, UPLOAD_JOB) + (() if guild_id is None else (guild_id,))
+        columns = ", ".join(f"d.{column.strip()}" for column in _COLUMNS.split(","))
+        rows = await self._store.fetch_all(
+            f"SELECT {columns}, {_JOB_COLUMNS} FROM datasets d"
+            " LEFT JOIN jobs j ON j.kind = $3 AND j.subject = CAST(d.id AS TEXT)"
+            f" WHERE {where} ORDER BY d.created_at DESC, d.id DESC LIMIT $2",
+            params,
         )
-        return [_record(row) for row in rows]
+        return [_entry(row) for row in rows]
 
-    async def begin_dataset_upload_attempt(self, dataset_id: int) -> int | None:
-        """Mark an attempt as running before it starts; returns its number (None: nothing left to upload)."""
-        row = await self._database.fetch_one(
-            "UPDATE datasets SET upload_state = 'uploading', upload_attempts = upload_attempts + 1,"
-            " upload_next_at = NULL WHERE id = ? AND upload_state IN ('pending', 'uploading')"
-            " RETURNING upload_attempts",
-            (dataset_id,),
-        )
-        return int(row[0]) if row else None
 
-    async def record_dataset_uploaded(self, dataset_id: int, remote_id: str | None) -> None:
-        await self._database.execute(
-            "UPDATE datasets SET upload_state = 'uploaded', remote_id = ?, upload_error = NULL,"
-            " upload_next_at = NULL WHERE id = ?",
-            (remote_id, dataset_id),
-        )
-
-    async def schedule_dataset_upload_retry(self, dataset_id: int, error: str, next_at: float) -> None:
-        await self._database.execute(
-            "UPDATE datasets SET upload_state = 'pending', upload_error = ?, upload_next_at = ? WHERE id = ?",
-            (_error_text(error), next_at, dataset_id),
-        )
-
-    async def record_dataset_upload_failed(self, dataset_id: int, error: str) -> None:
-        await self._database.execute(
-            "UPDATE datasets SET upload_state = 'failed', upload_error = ?, upload_next_at = NULL WHERE id = ?",
-            (_error_text(error), dataset_id),
-        )
-
-    async def interrupt_dataset_upload(self, dataset_id: int, error: str) -> bool:
-        """The bot is stopping mid-attempt: give the attempt back and make it due at the next start.
-
-        Only a running attempt is touched, so an outcome written just before (uploaded, failed, a scheduled
-        retry) stays. True when a running attempt was interrupted.
-        """
-        changed = await self._database.execute(
-            "UPDATE datasets SET upload_state = 'pending', upload_attempts = MAX(upload_attempts - 1, 0),"
-            " upload_error = ?, upload_next_at = ? WHERE id = ? AND upload_state = 'uploading'",
-            (_error_text(error), now(), dataset_id),
-        )
-        return changed > 0
-
-    async def restart_dataset_upload(self, dataset_id: int) -> bool:
-        """A failed upload gets a fresh set of attempts (the user added the file again). True when it was failed."""
-        changed = await self._database.execute(
-            "UPDATE datasets SET upload_state = 'pending', upload_attempts = 0, upload_error = NULL,"
-            " upload_next_at = NULL WHERE id = ? AND upload_state = 'failed'",
-            (dataset_id,),
-        )
-        return changed > 0
+def _entry(row: Row) -> DatasetEntry:
+    values = list(row[index] for index in range(len(_COLUMNS.split(",")) + len(_JOB_COLUMNS.split(","))))
+    names = [column.strip() for column in _COLUMNS.split(",")]
+    record = DatasetRecord(**dict(zip(names, values[: len(names)], strict=True)))
+    job_names = [column.strip().removeprefix("j.") for column in _JOB_COLUMNS.split(",")]
+    job_values = dict(zip(job_names, values[len(names) :], strict=True))
+    upload = job_from_row(job_values) if job_values["id"] is not None else None  # type: ignore[arg-type]
+    return DatasetEntry(record=record, upload=upload)

@@ -1,191 +1,91 @@
-"""Datasets: download a Discord attachment to disk, record it, and forward it to ORA.
+"""Datasets: download a Discord attachment to disk and record it; its upload to ORA is a job (`uploads.py`).
 
 The flow for one `add`:
 
-1. refuse at once what cannot succeed: a URL off Discord's hosts (`ora.services.downloads`), a declared size
-   over the limit, a user who already has `max_per_user` adds running, a file that does not fit the user's
-   quota (stored bytes plus adds in flight);
-2. wait a bounded time (`slot_wait`) for one of the shared download slots;
-3. stream the attachment (signed CDN URL, every redirect hop checked) into ``<dir>/.incoming/<random>.part``
-   while hashing it, under the size limit and the quota, checked against the declared size, the
-   ``Content-Length`` and the bytes actually received; anything that goes wrong removes the temporary file;
+1. refuse at once what cannot succeed: a URL off Discord's hosts (`ora.core.downloads`), a declared size over
+   the limit, a user who already has `max_per_user` adds running or whose quota (stored bytes plus adds in
+   progress) the file would pass. Adds in progress are leases in the database (`ora.core.store.leases`), so
+   these limits hold across every process sharing it;
+2. wait a bounded time (`slot_wait`) for one of this process's download slots;
+3. stream the attachment (signed CDN URL, every redirect hop checked) into
+   ``<dir>/.incoming/<process>/<random>.part`` while hashing it, under the size limit and the quota, checked
+   against the declared size, the ``Content-Length`` and the bytes actually received; anything that goes wrong
+   removes the temporary file. Each process has its own `.incoming` folder: at start it removes only the
+   folders of processes that are no longer running;
 4. the same content already added by the same user is reported, not stored again;
 5. otherwise the file is fsynced and renamed (``os.replace``) to ``<dir>/<owner id>/<sha256>`` — nothing the user
-   chose appears in the path — and only then is the row written. Placing and recording run to the end even when
-   the add is cancelled (an SQLite statement runs on in its thread anyway): the outcome is then what the
-   database says, and a file a row points to is never removed;
-6. with ORA configured, the upload runs in a task owned by this service. Its state is durable (`pending`,
-   `uploading`, `uploaded`, `failed`, attempts, last error, next attempt time): each attempt is recorded before
-   it starts, a shutdown gives the running attempt back, and `start()` resumes every unfinished upload, so an
-   upload cut off by SIGTERM or SIGKILL finishes after the restart, within `upload_attempts` attempts. The local
-   copy is kept whatever ORA answers.
+   chose appears in the path — and only then are the row and its upload job written, in one transaction.
+   Placing and recording run to the end even when the add is cancelled: the outcome is then what the database
+   says, and a file a row points to is never removed.
 
-Nothing here knows about Discord's types: the extension passes plain values in and maps `DatasetError.code`
-to translated text.
+Nothing here knows about Discord's types: the commands pass plain values in and map `DatasetError.code` to
+translated text.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-import collections
 import contextlib
 import hashlib
 import logging
 import os
-import random
 import secrets
-import sqlite3
+import shutil
 import time
-from collections.abc import Awaitable
+from collections.abc import Collection
 from pathlib import Path
-from typing import IO, Literal, get_args
+from typing import IO
 
 import aiohttp
 import attrs
 
-from ora.cancellation import run_to_end
-from ora.services.downloads import DownloadRefused, UrlPolicy, open_download
-from ora.services.ora_api import DatasetUpload, OraApiClient, OraApiError
-from ora.store import DatasetRecord, NewDataset, Store
-from ora.store.models import UploadState
-from ora.text.filenames import clean_content_type, clean_display_name, sanitize_filename
+from ora.core.cancellation import finish_then_cancel, run_to_end
+from ora.core.downloads import DownloadRefused, UrlPolicy, open_download
+from ora.core.http import SessionHandle
+from ora.core.jobs import JobQueue
+from ora.core.store import StoreError, Transaction
+from ora.core.store.jobs import Job
+from ora.core.store.leases import Grant, Held, Lease, Leases
+from ora.features.datasets.errors import DatasetError, ErrorCode
+from ora.features.datasets.filenames import clean_content_type, clean_display_name, sanitize_filename
+from ora.features.datasets.queries import (
+    UPLOAD_JOB,
+    DatasetEntry,
+    DatasetQueries,
+    DatasetRecord,
+    NewDataset,
+    upload_subject,
+)
+from ora.features.datasets.settings import DatasetSettings
 
-__all__ = [
-    "DEFAULT_QUOTA_BYTES",
-    "ERROR_CODES",
-    "INTERRUPTED",
-    "AddResult",
-    "DatasetEntry",
-    "DatasetError",
-    "DatasetService",
-    "PendingUpload",
-    "UploadOutcome",
-]
+__all__ = ["AddResult", "DatasetService"]
 
 log = logging.getLogger(__name__)
 
-ErrorCode = Literal[
-    "too_large",
-    "download_failed",
-    "download_interrupted",
-    "download_timeout",
-    "size_mismatch",
-    "empty",
-    "storage_failed",
-    "shutting_down",
-    "url_refused",
-    "busy",
-    "quota_exceeded",
-    "server_busy",
-]
-#: Every `DatasetError.code`; each has a translated message `datasets.error.<code>`.
-ERROR_CODES: tuple[ErrorCode, ...] = get_args(ErrorCode)
-
-DEFAULT_QUOTA_BYTES = 200 * 1024 * 1024
-#: The error recorded for an attempt the bot's own shutdown cut off (the upload resumes at the next start).
-INTERRUPTED = "interrupted (the bot stopped)"
 TEMP_DIRECTORY = ".incoming"
 TEMP_SUFFIX = ".part"
+ADD_LEASE = "datasets.add"
 _READ_SIZE = 64 * 1024
 # Bytes gathered before one write+hash in a worker thread: big enough to amortise the hop, small enough that
 # two of them (one being written while the next fills) stay far below the memory goal.
 _FLUSH_SIZE = 1024 * 1024
-_MAX_BACKOFF = 30.0
 _CLOSE_GRACE = 5.0
-# Unfinished uploads resumed at start-up go a few at a time, so a backlog does not flood ORA.
-_RESUME_CONCURRENCY = 2
 _SLOW_SLOT_LOG_SECONDS = 1.0
-
-
-class DatasetError(Exception):
-    """Adding a dataset failed in a way the user should hear about; nothing was stored.
-
-    `code` is one of `ERROR_CODES`; `limit`/`size`/`used` (bytes) and `status` (HTTP) fill in the message
-    (`limit` is the quota for ``quota_exceeded``).
-    """
-
-    def __init__(
-        self,
-        code: ErrorCode,
-        detail: str,
-        *,
-        limit: int | None = None,
-        size: int | None = None,
-        status: int | None = None,
-        used: int | None = None,
-    ) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code: ErrorCode = code
-        self.detail = detail
-        self.limit = limit
-        self.size = size
-        self.status = status
-        self.used = used
-
-
-@attrs.frozen
-class UploadOutcome:
-    """How the upload to ORA ended (`state` is what the row now says)."""
-
-    state: UploadState
-    remote_id: str | None
-    attempts: int
-    error: str | None = None
-
-    @property
-    def uploaded(self) -> bool:
-        return self.state == "uploaded"
-
-    @property
-    def failure_reason(self) -> str | None:
-        """Why ORA did not take the file (None unless it failed)."""
-        return self.error if self.state == "failed" else None
-
-
-class PendingUpload:
-    """An upload to ORA running in a task owned by `DatasetService`; waiting never cancels it."""
-
-    def __init__(self, task: asyncio.Task[UploadOutcome]) -> None:
-        self._task = task
-
-    def done(self) -> bool:
-        return self._task.done()
-
-    async def wait(self, timeout: float | None = None) -> UploadOutcome | None:
-        """The outcome; None when `timeout` passed first or the service stopped the upload (shutdown)."""
-        try:
-            async with asyncio.timeout(timeout):
-                return await asyncio.shield(self._task)
-        except TimeoutError:
-            return None
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if self._task.cancelled() and (current is None or current.cancelling() == 0):
-                return None
-            raise
 
 
 @attrs.frozen
 class AddResult:
-    """The stored dataset (or the one this content was already stored as, `duplicate`).
+    """The stored dataset (or the one this content was already stored as, `duplicate`), and its upload job.
 
-    `upload` is set when an upload to ORA was started (or was already running) for it. `interrupted`: the bot
-    began stopping while the file was being recorded; it is stored, and its upload starts at the next start.
+    `interrupted`: the bot began stopping while the file was being recorded; it is stored, and its upload job
+    runs at the next start.
     """
 
     record: DatasetRecord
     duplicate: bool
-    upload: PendingUpload | None = attrs.field(default=None, eq=False)
+    upload: Job | None = attrs.field(default=None, eq=False)
     interrupted: bool = False
-
-
-@attrs.frozen
-class DatasetEntry:
-    """A row for `/dataset list`; `uploading` while this process is sending it to ORA (or waiting to retry)."""
-
-    record: DatasetRecord
-    uploading: bool
 
 
 @attrs.frozen
@@ -201,7 +101,6 @@ class _Budget:
 
     limit: int
     quota_left: int
-    reserved: int
 
 
 class _TempFile:
@@ -265,119 +164,86 @@ def _restore(source: Path, target: Path) -> bool:
 
 
 class DatasetService:
-    """Stores datasets under `directory` and forwards them to ORA (when `ora` is given)."""
+    """Stores datasets under `settings.directory`; `ora_enabled` says whether their upload jobs will run."""
 
     def __init__(
         self,
-        store: Store,
-        directory: Path,
-        max_bytes: int,
-        ora: OraApiClient | None,
+        queries: DatasetQueries,
+        leases: Leases,
+        jobs: JobQueue,
+        settings: DatasetSettings,
         *,
+        ora_enabled: bool,
         url_policy: UrlPolicy | None = None,
-        download_timeout: float = 60.0,
-        upload_attempts: int = 3,
-        retry_delay: float = 1.0,
+        session: aiohttp.ClientSession | None = None,
+        incoming: str = "local",
         max_concurrent_downloads: int = 4,
-        max_per_user: int = 1,
-        quota_bytes: int = DEFAULT_QUOTA_BYTES,
-        slot_wait: float = 30.0,
     ) -> None:
-        positive = (max_bytes, upload_attempts, max_concurrent_downloads, max_per_user, quota_bytes, slot_wait)
-        if min(positive) <= 0:
-            raise ValueError(
-                "max_bytes, upload_attempts, max_concurrent_downloads, max_per_user, quota_bytes and slot_wait"
-                " must be positive"
-            )
-        self._store = store
-        self.directory = directory
-        self.max_bytes = max_bytes
-        self._ora = ora
+        self._queries = queries
+        self._leases = leases
+        self._jobs = jobs
+        self.settings = settings
+        self.directory = settings.directory
+        self.max_bytes = settings.max_bytes
+        self.quota_bytes = settings.quota_bytes
+        self.ora_enabled = ora_enabled
         self._policy = url_policy if url_policy is not None else UrlPolicy.for_discord()
-        self._download_timeout = download_timeout
-        self._upload_attempts = upload_attempts
-        self._retry_delay = retry_delay
-        self._max_per_user = max_per_user
-        self.quota_bytes = quota_bytes
-        self._slot_wait = slot_wait
+        self._http = SessionHandle(session, owner="DatasetService")
+        self._incoming = incoming
         self._downloads = asyncio.Semaphore(max_concurrent_downloads)
-        self._session: aiohttp.ClientSession | None = None
         self._adds: set[asyncio.Task[AddResult]] = set()
-        self._adds_by_owner: collections.Counter[int] = collections.Counter()
-        self._reserved: collections.Counter[int] = collections.Counter()
-        self._quota_lock = asyncio.Lock()
         self._commit_lock = asyncio.Lock()
-        self._uploads: dict[int, asyncio.Task[UploadOutcome]] = {}
-        self._resume: asyncio.Task[None] | None = None
-        self._closing = False
+        self._closing = True
 
     def __repr__(self) -> str:
-        return f"DatasetService(directory={str(self.directory)!r}, ora={self._ora!r})"
+        return f"DatasetService(directory={str(self.directory)!r}, ora_enabled={self.ora_enabled})"
 
     @property
     def temp_directory(self) -> Path:
-        return self.directory / TEMP_DIRECTORY
-
-    @property
-    def ora_enabled(self) -> bool:
-        return self._ora is not None
+        """This process's folder for downloads in progress."""
+        return self.directory / TEMP_DIRECTORY / self._incoming
 
     @property
     def upload_attempts(self) -> int:
-        return self._upload_attempts
+        return self.settings.upload_attempts
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        """Create the folders, remove temporary files a crash left behind, open the download session, and
-        resume the uploads to ORA that an earlier run did not finish."""
-        removed = await asyncio.to_thread(self._prepare_directory)
+    async def start(self, running: Collection[str] = ()) -> None:
+        """Create the folders and remove the downloads left by processes that no longer run (`running` names
+        the `.incoming` folders of those that do); open a session unless the shared one was given."""
+        removed = await asyncio.to_thread(self._prepare_directory, {*running, self._incoming})
         if removed:
-            log.warning("removed %d unfinished dataset download(s) left from an earlier run", removed)
-        if self._session is None:
-            self._session = aiohttp.ClientSession(headers={"User-Agent": "ORA-bot"}, raise_for_status=False)
+            log.warning("removed %d unfinished dataset download(s) left by stopped processes", removed)
+        await self._http.start()
         self._closing = False
-        if self._ora is not None and self._resume is None:
-            self._resume = asyncio.create_task(self._resume_unfinished(), name="dataset-upload-resume")
 
-    def _prepare_directory(self) -> int:
+    def _prepare_directory(self, running: set[str]) -> int:
         self.temp_directory.mkdir(parents=True, exist_ok=True)
         removed = 0
-        for stale in self.temp_directory.glob(f"*{TEMP_SUFFIX}"):
-            with contextlib.suppress(OSError):
-                stale.unlink()
-                removed += 1
+        for entry in self.temp_directory.parent.iterdir():
+            if entry.is_dir() and entry.name not in running:
+                removed += sum(1 for _ in entry.glob(f"*{TEMP_SUFFIX}"))
+                shutil.rmtree(entry, ignore_errors=True)
+            elif entry.is_file() and entry.name.endswith(TEMP_SUFFIX):  # left by a release before per-process folders
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+                    removed += 1
         return removed
 
+    async def remove_stale_downloads(self, running: Collection[str]) -> int:
+        """What `start` does for other processes' folders, for a periodic sweep."""
+        return await asyncio.to_thread(self._prepare_directory, {*running, self._incoming})
+
     async def close(self) -> None:
-        """Refuse new work, stop downloads and uploads in flight (their rows say so), close the session."""
+        """Refuse new adds, stop the downloads in flight, close its own session."""
         self._closing = True
-        resume, self._resume = self._resume, None
-        tasks: builtins.list[asyncio.Task[AddResult] | asyncio.Task[UploadOutcome] | asyncio.Task[None]] = [
-            *self._adds,
-            *self._uploads.values(),
-            *([resume] if resume is not None else []),
-        ]
+        tasks = list(self._adds)
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=_CLOSE_GRACE)
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
-
-    async def drain_uploads(self) -> None:
-        """Wait until the start-up resume has started every unfinished upload and all uploads have ended."""
-        if self._resume is not None:
-            await asyncio.shield(self._resume)
-        while running := [task for task in self._uploads.values() if not task.done()]:
-            await asyncio.wait(running)
-
-    @property
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError("DatasetService.start() was not called")
-        return self._session
+        await self._http.close()
 
     # ------------------------------------------------------------------ queries
 
@@ -391,14 +257,9 @@ class DatasetService:
         """Where the record's file is (`stored_path` is relative to the dataset folder)."""
         return self.directory / record.stored_path
 
-    def pending_upload(self, dataset_id: int) -> PendingUpload | None:
-        task = self._uploads.get(dataset_id)
-        return PendingUpload(task) if task is not None and not task.done() else None
-
     async def list(self, owner_id: int, guild_id: int | None, limit: int = 10) -> builtins.list[DatasetEntry]:
         """The owner's newest datasets (in this guild when `guild_id` is given), newest first."""
-        records = await self._store.list_datasets(owner_id, guild_id, limit)
-        return [DatasetEntry(record, self.pending_upload(record.id) is not None) for record in records]
+        return await self._queries.list(owner_id, guild_id, limit)
 
     # ------------------------------------------------------------------ adding
 
@@ -414,12 +275,12 @@ class DatasetService:
         name: str | None,
         size_limit: int | None,
     ) -> AddResult:
-        """Download, store and record an attachment; start its upload to ORA. Raises `DatasetError`.
+        """Download, store and record an attachment, with its upload job. Raises `DatasetError`.
 
         `declared_size` is the attachment's size as Discord reported it; `size_limit` the interaction's
         `attachment_size_limit` (None: only the configured limit applies). `name` defaults to the file name.
         """
-        if self._closing or self._session is None:
+        if self._closing:
             raise DatasetError("shutting_down", "the dataset service is not running")
         limit = self.limit_for(size_limit)
         if declared_size is not None and declared_size > limit:
@@ -429,8 +290,7 @@ class DatasetService:
         except DownloadRefused as refused:
             log.warning("dataset add by user %d refused: attachment URL %s", owner_id, refused)
             raise DatasetError("url_refused", str(refused)) from None
-        if self._adds_by_owner[owner_id] >= self._max_per_user:
-            raise DatasetError("busy", f"{self._adds_by_owner[owner_id]} add(s) of this user in progress")
+        lease, budget = await self._admit(owner_id, declared_size, limit)
         original = sanitize_filename(filename)
         display = clean_display_name(name or "") or clean_display_name(original)
         new = NewDataset(
@@ -444,17 +304,9 @@ class DatasetService:
             stored_path="",
         )
         # A task of our own, so that close() can stop it; the caller cancelling us cancels it too.
-        self._adds_by_owner[owner_id] += 1
-        task = asyncio.create_task(self._add(new, attachment_url, declared_size, limit))
+        task = asyncio.create_task(self._add(new, attachment_url, declared_size, budget, lease))
         self._adds.add(task)
-
-        def finished(done: asyncio.Task[AddResult]) -> None:
-            self._adds.discard(done)
-            self._adds_by_owner[owner_id] -= 1
-            if self._adds_by_owner[owner_id] <= 0:
-                del self._adds_by_owner[owner_id]
-
-        task.add_done_callback(finished)
+        task.add_done_callback(self._adds.discard)
         current = asyncio.current_task()
         cancelling = current.cancelling() if current is not None else 0
         try:
@@ -471,9 +323,38 @@ class DatasetService:
             raise asyncio.CancelledError  # our caller was cancelled while the add was recording
         return result
 
-    async def _add(self, new: NewDataset, url: str, declared_size: int | None, limit: int) -> AddResult:
+    async def _admit(self, owner_id: int, declared_size: int | None, limit: int) -> tuple[Lease, _Budget]:
+        """Count this add against the owner's adds in progress and quota, in every process, or refuse it."""
+        settings = self.settings
+        budget: list[_Budget] = []
+
+        async def admit(held: Held, tx: Transaction) -> Grant | DatasetError:
+            if held.subject_count >= settings.max_per_user:
+                return DatasetError("busy", f"{held.subject_count} add(s) of this user in progress")
+            used = await self._queries.stored_bytes(owner_id, on=tx) + held.subject_amount
+            left = self.quota_bytes - used
+            if left <= 0 or (declared_size is not None and declared_size > left):
+                return DatasetError(
+                    "quota_exceeded",
+                    f"{used} of {self.quota_bytes} bytes used",
+                    limit=self.quota_bytes,
+                    used=used,
+                    size=declared_size,
+                )
+            budget.append(_Budget(limit=limit, quota_left=left))
+            return Grant(amount=declared_size if declared_size is not None else min(limit, left))
+
+        ttl = settings.download_timeout + settings.slot_wait + 60
+        try:
+            found = await self._leases.acquire(ADD_LEASE, str(owner_id), ttl=ttl, admit=admit)
+        except StoreError as error:
+            raise DatasetError("storage_failed", f"cannot count the adds in progress: {error}") from error
+        if isinstance(found, DatasetError):
+            raise found
+        return found, budget[0]
+
+    async def _add(self, new: NewDataset, url: str, declared_size: int | None, budget: _Budget, lease: Lease) -> AddResult:
         started = time.monotonic()
-        budget = await self._reserve(new.owner_id, declared_size, limit)
         try:
             await self._acquire_slot(new.owner_id)
             try:
@@ -486,36 +367,24 @@ class DatasetService:
                 with contextlib.suppress(OSError):
                     downloaded.path.unlink(missing_ok=True)  # still there only when it was not used
         finally:
-            # Only now: a recorded file counts in `dataset_bytes` from here on.
-            self._reserved[new.owner_id] -= budget.reserved
-            if self._reserved[new.owner_id] <= 0:
-                del self._reserved[new.owner_id]
+            # Only now: a recorded file counts in `stored_bytes` from here on.
+            await self._release(lease)
 
-    async def _reserve(self, owner_id: int, declared_size: int | None, limit: int) -> _Budget:
-        """Count this add against the owner's quota (stored bytes plus adds in flight), or refuse it."""
-        async with self._quota_lock:
-            used = await self._store.dataset_bytes(owner_id) + self._reserved[owner_id]
-            left = self.quota_bytes - used
-            if left <= 0 or (declared_size is not None and declared_size > left):
-                raise DatasetError(
-                    "quota_exceeded",
-                    f"{used} of {self.quota_bytes} bytes used",
-                    limit=self.quota_bytes,
-                    used=used,
-                    size=declared_size,
-                )
-            reserved = declared_size if declared_size is not None else min(limit, left)
-            self._reserved[owner_id] += reserved
-        return _Budget(limit=limit, quota_left=left, reserved=reserved)
+    async def _release(self, lease: Lease) -> None:
+        try:
+            await finish_then_cancel(self._leases.release(lease))
+        except StoreError as error:  # it expires by itself, and is freed when this process leaves
+            log.warning("could not end the add's lease at once: %s", error)
 
     async def _acquire_slot(self, owner_id: int) -> None:
         started = time.monotonic()
+        wait = self.settings.slot_wait
         try:
-            async with asyncio.timeout(self._slot_wait):
+            async with asyncio.timeout(wait):
                 await self._downloads.acquire()
         except TimeoutError:
-            log.warning("dataset add by user %d: no download slot free within %g s", owner_id, self._slot_wait)
-            raise DatasetError("server_busy", f"no download slot within {self._slot_wait:g} s") from None
+            log.warning("dataset add by user %d: no download slot free within %g s", owner_id, wait)
+            raise DatasetError("server_busy", f"no download slot within {wait:g} s") from None
         waited = time.monotonic() - started
         if waited >= _SLOW_SLOT_LOG_SECONDS:
             log.info("dataset add by user %d waited %.1f s for a download slot", owner_id, waited)
@@ -527,8 +396,8 @@ class DatasetService:
             try:
                 record, duplicate = await asyncio.shield(commit)
             except asyncio.CancelledError:
-                # The rename and the INSERT run on in their threads whatever happens here: wait for what the
-                # database says instead of guessing. Stored means stored; its upload starts at the next start.
+                # The rename and the INSERT run on whatever happens here: wait for what the database says
+                # instead of guessing. Stored means stored; its upload job runs whenever a worker gets to it.
                 (record, duplicate), _ = await run_to_end(commit)
                 current = asyncio.current_task()
                 if current is not None:
@@ -545,11 +414,14 @@ class DatasetService:
             record.sha256[:12],
             time.monotonic() - started,
         )
-        return AddResult(record, duplicate=False, upload=self._start_upload(record.id))
+        return AddResult(record, duplicate=False, upload=await self._jobs.get(UPLOAD_JOB, upload_subject(record.id)))
+
+    def _wake_uploads(self) -> None:
+        self._jobs.wake()
 
     async def _commit(self, new: NewDataset, downloaded: _Downloaded) -> tuple[DatasetRecord, bool]:
         """Place the file and write its row: (the record, whether it was already there)."""
-        existing = await self._store.find_dataset_by_hash(new.owner_id, downloaded.sha256)
+        existing = await self._queries.find_by_hash(new.owner_id, downloaded.sha256)
         if existing is not None:
             await self._restore_missing(existing, downloaded)
             return existing, True
@@ -560,25 +432,26 @@ class DatasetService:
         except OSError as error:
             raise DatasetError("storage_failed", f"cannot move the file into place: {error}") from error
         try:
-            record = await self._store.add_dataset(
+            added = await self._queries.add(
                 attrs.evolve(new, size_bytes=downloaded.size, sha256=downloaded.sha256, stored_path=stored_path)
             )
         except BaseException as error:
             await self._remove_unless_recorded(new.owner_id, downloaded.sha256, target)
-            if isinstance(error, sqlite3.Error):
+            if isinstance(error, StoreError):
                 raise DatasetError("storage_failed", f"cannot record the dataset: {error}") from error
             raise
-        if record is None:  # the row appeared meanwhile (another process on the same database)
-            existing = await self._store.find_dataset_by_hash(new.owner_id, downloaded.sha256)
+        if added is None:  # the row appeared meanwhile (another process on the same database)
+            existing = await self._queries.find_by_hash(new.owner_id, downloaded.sha256)
             if existing is None:
                 raise DatasetError("storage_failed", "the row vanished after a duplicate insert")
             return existing, True
-        return record, False
+        self._wake_uploads()
+        return added[0], False
 
     async def _remove_unless_recorded(self, owner_id: int, sha256: str, target: Path) -> None:
         """The INSERT failed: remove the placed file, unless a row points to it (then it is someone's data)."""
         try:
-            recorded = await self._store.find_dataset_by_hash(owner_id, sha256) is not None
+            recorded = await self._queries.find_by_hash(owner_id, sha256) is not None
         except Exception:  # cannot tell: an unrecorded file is a smaller harm than a row without its file
             log.warning("cannot check whether %s is recorded; keeping it", target)
             return
@@ -594,11 +467,13 @@ class DatasetService:
             log.warning("dataset %d: cannot restore its missing file: %s", existing.id, error)
 
     async def _duplicate(self, existing: DatasetRecord) -> AddResult:
-        upload = self.pending_upload(existing.id)
-        if upload is None and self._ora is not None and existing.upload_state != "uploaded":
-            if existing.upload_state == "failed":  # a second chance: a fresh set of attempts
-                await self._store.restart_dataset_upload(existing.id)
-            upload = self._start_upload(existing.id)
+        subject = upload_subject(existing.id)
+        upload = await self._jobs.get(UPLOAD_JOB, subject)
+        if upload is None:  # a row that never had a job (cannot happen through add): give it one
+            upload = await self._jobs.enqueue(UPLOAD_JOB, subject, user_id=existing.owner_id)
+        elif upload.state == "failed" and self.ora_enabled:  # a second chance: a fresh set of attempts
+            await self._jobs.restart_failed(UPLOAD_JOB, subject)
+            upload = await self._jobs.get(UPLOAD_JOB, subject)
         return AddResult(existing, duplicate=True, upload=upload)
 
     # ------------------------------------------------------------------ downloading
@@ -624,11 +499,11 @@ class DatasetService:
         """Stream the body into `sink`; returns the byte count. Maps network trouble to `DatasetError`."""
         try:
             async with open_download(
-                self._http,
+                self._http.session,
                 url,
                 self._policy,
-                timeout=self._download_timeout,
-                connect_timeout=min(10.0, self._download_timeout),
+                timeout=self.settings.download_timeout,
+                connect_timeout=min(10.0, self.settings.download_timeout),
             ) as response:
                 if response.status != 200:
                     raise DatasetError(
@@ -642,7 +517,7 @@ class DatasetService:
             log.warning("dataset download refused: %s", refused)
             raise DatasetError("url_refused", str(refused)) from None
         except TimeoutError as error:
-            raise DatasetError("download_timeout", f"not complete within {self._download_timeout:g} s") from error
+            raise DatasetError("download_timeout", f"not complete within {self.settings.download_timeout:g} s") from error
         except aiohttp.ClientConnectorError as error:
             raise DatasetError("download_failed", f"cannot connect to the CDN: {error}") from error
         except aiohttp.ClientError as error:  # payload cut short, connection reset or closed mid-body
@@ -683,126 +558,3 @@ class DatasetService:
         if buffer:
             await asyncio.to_thread(sink.absorb, buffer)
         return received
-
-    # ------------------------------------------------------------------ uploading
-
-    def _start_upload(self, dataset_id: int) -> PendingUpload | None:
-        task = self._upload_task(dataset_id)
-        return PendingUpload(task) if task is not None else None
-
-    def _upload_task(self, dataset_id: int) -> asyncio.Task[UploadOutcome] | None:
-        if self._ora is None or self._closing:
-            return None
-        running = self._uploads.get(dataset_id)
-        if running is not None and not running.done():
-            return running
-        task = asyncio.create_task(self._upload(self._ora, dataset_id), name=f"dataset-upload-{dataset_id}")
-        self._uploads[dataset_id] = task
-
-        def forget(done: asyncio.Task[UploadOutcome]) -> None:
-            if self._uploads.get(dataset_id) is done:
-                del self._uploads[dataset_id]
-
-        task.add_done_callback(forget)
-        return task
-
-    async def _resume_unfinished(self) -> None:
-        """Send again, a few at a time, every upload an earlier run left `pending` or `uploading`."""
-        try:
-            records = await self._store.unfinished_dataset_uploads()
-        except Exception:
-            log.exception("cannot look for unfinished dataset uploads")
-            return
-        if not records:
-            return
-        log.info("resuming %d unfinished dataset upload(s) to ORA", len(records))
-        gate = asyncio.Semaphore(_RESUME_CONCURRENCY)
-        for record in records:
-            await gate.acquire()
-            task = self._upload_task(record.id)
-            if task is None:
-                return
-            task.add_done_callback(lambda _: gate.release())
-
-    def _backoff(self, attempt: int) -> float:
-        return min(self._retry_delay * 2.0 ** (attempt - 1), _MAX_BACKOFF) * random.uniform(0.5, 1.0)
-
-    async def _upload(self, ora: OraApiClient, dataset_id: int) -> UploadOutcome:
-        try:
-            return await self._attempt_uploads(ora, dataset_id)
-        except asyncio.CancelledError:
-            await self._note(dataset_id, self._store.interrupt_dataset_upload(dataset_id, INTERRUPTED))
-            raise
-        except Exception:
-            log.exception("dataset %d: unexpected error while uploading to ORA", dataset_id)
-            await self._note(dataset_id, self._store.record_dataset_upload_failed(dataset_id, "internal error"))
-            return UploadOutcome("failed", None, 0, "internal error")
-
-    async def _attempt_uploads(self, ora: OraApiClient, dataset_id: int) -> UploadOutcome:
-        record = await self._store.get_dataset(dataset_id)
-        if record is None:
-            return UploadOutcome("failed", None, 0, "the dataset is gone")
-        if record.upload_state in ("uploaded", "failed"):  # finished since it was queued
-            return UploadOutcome(record.upload_state, record.remote_id, record.upload_attempts, record.upload_error)
-        if record.upload_attempts >= self._upload_attempts:  # a crash cut off the last attempt
-            error = record.upload_error or "the bot stopped during the last attempt"
-            await self._note(dataset_id, self._store.record_dataset_upload_failed(dataset_id, error))
-            return UploadOutcome("failed", None, record.upload_attempts, error)
-        if record.upload_next_at is not None:
-            delay = min(record.upload_next_at - time.time(), _MAX_BACKOFF)
-            if delay > 0:
-                await asyncio.sleep(delay)
-        upload = DatasetUpload(
-            path=self.path_of(record),
-            filename=record.original_filename,
-            name=record.name,
-            sha256=record.sha256,
-            size=record.size_bytes,
-            discord_user_id=record.owner_id,
-            guild_id=record.guild_id,
-            content_type=record.content_type,
-        )
-        while True:
-            attempt = await self._store.begin_dataset_upload_attempt(dataset_id)  # durable before sending
-            if attempt is None:
-                return UploadOutcome("failed", None, record.upload_attempts, "the dataset is gone")
-            started = time.monotonic()
-            try:
-                result = await ora.ingest_dataset(upload)
-            except OraApiError as error:
-                if error.retryable and attempt < self._upload_attempts:
-                    delay = self._backoff(attempt)
-                    log.warning(
-                        "dataset %d: ORA upload attempt %d/%d failed (%s); retrying in %.1f s",
-                        dataset_id,
-                        attempt,
-                        self._upload_attempts,
-                        error.detail,
-                        delay,
-                    )
-                    retry = self._store.schedule_dataset_upload_retry(dataset_id, error.detail, time.time() + delay)
-                    await self._note(dataset_id, retry)
-                    await asyncio.sleep(delay)
-                    continue
-                log.warning("dataset %d: ORA upload failed after %d attempt(s): %s", dataset_id, attempt, error.detail)
-                await self._note(dataset_id, self._store.record_dataset_upload_failed(dataset_id, error.detail))
-                return UploadOutcome("failed", None, attempt, error.detail)
-            except FileNotFoundError:
-                log.warning("dataset %d: the stored file %s is missing", dataset_id, upload.path)
-                missing = "the stored file is missing"
-                await self._note(dataset_id, self._store.record_dataset_upload_failed(dataset_id, missing))
-                return UploadOutcome("failed", None, attempt, missing)
-            elapsed = time.monotonic() - started
-            await self._note(dataset_id, self._store.record_dataset_uploaded(dataset_id, result.remote_id))
-            log.info(
-                "dataset %d uploaded to ORA as %s (attempt %d, %.2f s)", dataset_id, result.remote_id, attempt, elapsed
-            )
-            return UploadOutcome("uploaded", result.remote_id, attempt)
-
-    @staticmethod
-    async def _note(dataset_id: int, write: Awaitable[object]) -> None:
-        """Record an upload state; a failed write is logged (the outcome itself stands)."""
-        try:
-            await write
-        except Exception:
-            log.exception("dataset %d: cannot record its upload state", dataset_id)

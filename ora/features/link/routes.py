@@ -16,9 +16,11 @@ import logging
 
 from aiohttp import web
 
-from ora.extensions.link import canonical_local_code
-from ora.web.limits import RateLimiter, client_address, retry_after
-from ora.web.server import SETTINGS, STORE, RouteSetup
+from ora.core.web.limits import RateLimiter, client_address, retry_after
+from ora.core.web.server import SETTINGS, RouteSetup
+from ora.features.link.codes import canonical_local_code
+from ora.features.link.queries import LinkCodes
+from ora.features.link.settings import LinkSettings
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +29,21 @@ MAX_CODE_LENGTH = 64
 REDEEM_LIMITER = web.AppKey("link_redeem_limiter", RateLimiter)
 
 
-def link_redeem_routes() -> RouteSetup:
+class _Redeem:
+    def __init__(self, codes: LinkCodes, token: str) -> None:
+        self.codes = codes
+        self.token = token
+
+
+REDEEM = web.AppKey("link_redeem", _Redeem)
+
+
+def link_redeem_routes(codes: LinkCodes, settings: LinkSettings) -> RouteSetup:
     def setup(app: web.Application) -> None:
-        settings = app[SETTINGS]
-        if not settings.link_redeem_token:
+        if not settings.redeem_token:
             return
-        app[REDEEM_LIMITER] = RateLimiter(settings.login_rate_limit, routes="link redeem route")
+        app[REDEEM] = _Redeem(codes, settings.redeem_token)
+        app[REDEEM_LIMITER] = RateLimiter(app[SETTINGS].login_rate_limit, routes="link redeem route")
         app.router.add_post(REDEEM_PATH, redeem)
 
     return setup
@@ -70,16 +81,17 @@ async def _typed_code(request: web.Request) -> str:
 
 async def redeem(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
+    state = request.app[REDEEM]
     wait = request.app[REDEEM_LIMITER].acquire(client_address(request, settings.web_trusted_proxies))
     if wait > 0:
         return _error(429, "rate_limited", **{"Retry-After": retry_after(wait)})
-    if not settings.link_redeem_token or not _authorized(request, settings.link_redeem_token):
+    if not _authorized(request, state.token):
         return _error(401, "unauthorized", **{"WWW-Authenticate": 'Bearer realm="ora-link"'})
     try:
         code = await _typed_code(request)
     except _BadRequest as error:
         return web.json_response({"error": "bad_request", "detail": str(error)}, status=400)
-    user_id = await request.app[STORE].redeem_link_code(canonical_local_code(code))
+    user_id = await state.codes.redeem(canonical_local_code(code))
     if user_id is None:
         return _error(404, "unknown_code")
     log.info("a /link code was redeemed for Discord user %s", user_id)

@@ -1,7 +1,7 @@
 """Client for OpenAI-compatible chat servers: LM Studio, Ollama, llama.cpp server, vLLM.
 
 :meth:`LLMClient.stream_chat` streams ``POST {base_url}/chat/completions`` (``stream: true``) and yields
-the answer as it grows, already stripped of reasoning (see :mod:`ora.text.reasoning`), then one
+the answer as it grows, already stripped of reasoning (see :mod:`ora.features.chat.llm.reasoning`), then one
 :class:`StreamDone`. Every failure is an :class:`LLMError` subclass with a stable ``code`` that the
 Discord layer maps to a translated message. The API key never appears in an exception, repr or log.
 
@@ -31,7 +31,8 @@ from typing import Any, ClassVar, Final, Literal
 import aiohttp
 import attrs
 
-from ora.services.llm_facts import (
+from ora.core.http import SessionHandle
+from ora.features.chat.llm.facts import (
     ErrorDetails,
     context_from_lmstudio_models,
     context_from_openai_models,
@@ -40,8 +41,8 @@ from ora.services.llm_facts import (
     is_context_error,
     template_opens_think,
 )
-from ora.text.reasoning import FilterUpdate, ReasoningFilter
-from ora.text.sse import SSEEvent, SSEParser
+from ora.features.chat.llm.reasoning import FilterUpdate, ReasoningFilter
+from ora.features.chat.llm.sse import SSEEvent, SSEParser
 
 __all__ = [
     "AnswerDelta",
@@ -468,7 +469,8 @@ def _server_root(base_url: str) -> str:
 
 @attrs.define
 class LLMClient:
-    """One OpenAI-compatible endpoint, with one :class:`aiohttp.ClientSession` (``start``/``close``).
+    """One OpenAI-compatible endpoint, on the bot's shared HTTP session (``session``), or on one of its own
+    opened by ``start`` and closed by ``close`` when none is given.
 
     Timeouts, in seconds: ``connect_timeout`` to open the TCP connection, ``read_timeout`` for silence
     between chunks (also the wait for the first byte, which includes prompt processing), and
@@ -494,7 +496,8 @@ class LLMClient:
     think_prefix: ThinkPrefix = "auto"
     think_hold: float = DEFAULT_THINK_HOLD
     auth_failure: AuthFailure | None = attrs.field(default=None, init=False)
-    _session: aiohttp.ClientSession | None = attrs.field(default=None, init=False, repr=False)
+    session: aiohttp.ClientSession | None = attrs.field(default=None, repr=False, kw_only=True)
+    _http: SessionHandle = attrs.field(init=False, repr=False)
     _models: list[str] | None = attrs.field(default=None, init=False, repr=False)
     _models_checked: float = attrs.field(default=float("-inf"), init=False, repr=False)
     _models_failed: bool = attrs.field(default=False, init=False, repr=False)
@@ -507,16 +510,16 @@ class LLMClient:
     _learned_contexts: dict[str, int] = attrs.field(factory=dict, init=False, repr=False)
     _opens_think: dict[str, bool] = attrs.field(factory=dict, init=False, repr=False)
 
+    def __attrs_post_init__(self) -> None:
+        self._http = SessionHandle(self.session, owner="LLMClient")
+
     async def start(self) -> None:
-        """Open the HTTP session (idempotent)."""
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(raise_for_status=False)
+        """Open a session of its own unless the shared one was given (idempotent)."""
+        await self._http.start()
 
     async def close(self) -> None:
-        """Close the HTTP session (idempotent)."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close its own session, if any (idempotent)."""
+        await self._http.close()
 
     async def __aenter__(self) -> LLMClient:
         await self.start()
@@ -806,9 +809,7 @@ class LLMClient:
         return LLMBadResponse(f"request failed ({type(exc).__name__})")
 
     def _require_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            raise RuntimeError("LLMClient.start() has not been called")
-        return self._session
+        return self._http.session
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream, application/json"}

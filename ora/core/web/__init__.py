@@ -1,0 +1,1 @@
+"""The built-in aiohttp web server: /healthz, and the routes features add."""

@@ -1,0 +1,1 @@
+"""The bot's features: one folder each (see ora.core.feature)."""
