@@ -152,7 +152,7 @@ async def test_concurrent_invocations_keep_their_own_command_instance(
 
 
 async def test_the_bot_switches_the_layer_on_at_start(emulator: DiscordEmulator, tmp_path: Path) -> None:
-    """`python -m ora` (ora.app.run) installs the layer before it takes commands, and says so once."""
+    """`python -m ora` (ora.core.assembly.Bot.run) installs the layer before it takes commands, and says so once."""
     env = {
         "DISCORD_BOT_TOKEN": emulator.token,
         "DISCORD_APP_ID": str(emulator.application_id),

@@ -56,7 +56,7 @@ EN = {
         "The list of models cannot be fetched right now, so only the default model `{default}` can be used."
     ),
     "chat.interrupted": "⚠️ *The bot is restarting: this answer was interrupted. Please ask again in a moment.*",
-    # The LLM line of /health (ora/extensions/core.py) when the server refused the API key.
+    # The LLM line of /health (the chat feature's probe) when the server refused the API key.
     "health.llm_key_refused": "API key refused (HTTP {status} on {source}): check LLM_API_KEY",
 }
 
@@ -115,6 +115,6 @@ JA = {
     "chat.model_unknown": "モデル `{model}` は選べません。選べるモデル: {choices}",
     "chat.model_only_default": "現在モデルの一覧を取得できないため、既定のモデル `{default}` のみ使用できます。",
     "chat.interrupted": "⚠️ *ボットの再起動により回答が中断されました。少し待ってからもう一度お試しください。*",
-    # /health の LLM 行 (ora/extensions/core.py): サーバーが API キーを拒否したとき。
+    # /health の LLM 行 (chat 機能のプローブ): サーバーが API キーを拒否したとき。
     "health.llm_key_refused": "API キーが拒否されました (HTTP {status}、{source}): LLM_API_KEY を確認してください",
 }
