@@ -34,6 +34,7 @@ from ora.testing.discord.openapi import SPEC_COMMIT, document
 from ora.testing.postgres import PostgresServer, create_database, drop_database
 
 BACKENDS = ("sqlite", "postgresql")
+OUTCOMES = ("passed", "failed", "skipped", "xfailed")
 SCHEMAS: list[Schema] = [feature.schema for feature in FEATURES if feature.schema is not None]
 _BACKEND_IN_ID = re.compile(r"\[(?:[^\]]*-)?(sqlite|postgresql)(?:-[^\]]*)?\]$")
 _RESULTS: Counter[tuple[str, str]] = Counter()
@@ -123,7 +124,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if match is None:
         return
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        _RESULTS[(match.group(1), report.outcome)] += 1
+        outcome = "xfailed" if hasattr(report, "wasxfail") else report.outcome
+        _RESULTS[(match.group(1), outcome)] += 1
 
 
 @pytest.fixture(autouse=True)
@@ -146,7 +148,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                 if _RESULTS[(backend, outcome)]
             )
             for backend in BACKENDS
-            if any(_RESULTS[(backend, outcome)] for outcome in ("passed", "failed", "skipped"))
+            if any(_RESULTS[(backend, outcome)] for outcome in OUTCOMES)
         )
         terminalreporter.write_line(f"database backends: {counts}")
         for reason in _POSTGRES_SKIP:

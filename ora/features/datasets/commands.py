@@ -167,5 +167,7 @@ class ListDatasets(
         text = _text(ctx, replies)
         attempts = datasets.upload_attempts
         lines = [text("datasets.list.header")]
-        lines += [messages.list_line(text, entry, ora_enabled=datasets.ora_enabled, attempts=attempts) for entry in entries]
+        lines += [
+            messages.list_line(text, entry, ora_enabled=datasets.ora_enabled, attempts=attempts) for entry in entries
+        ]
         await replies.send(ctx, "\n".join(lines))

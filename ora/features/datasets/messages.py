@@ -9,8 +9,8 @@ import re
 from typing import Protocol
 
 from ora.core.store.jobs import Job
-from ora.features.datasets.queries import DatasetEntry, DatasetRecord
 from ora.features.datasets.errors import DatasetError
+from ora.features.datasets.queries import DatasetEntry, DatasetRecord
 
 LIST_NAME_CHARS = 60
 _MARKDOWN = re.compile(r"([\\*_~`|>#<@\[\]()])")

@@ -353,7 +353,9 @@ class DatasetService:
             raise found
         return found, budget[0]
 
-    async def _add(self, new: NewDataset, url: str, declared_size: int | None, budget: _Budget, lease: Lease) -> AddResult:
+    async def _add(
+        self, new: NewDataset, url: str, declared_size: int | None, budget: _Budget, lease: Lease
+    ) -> AddResult:
         started = time.monotonic()
         try:
             await self._acquire_slot(new.owner_id)
@@ -517,7 +519,9 @@ class DatasetService:
             log.warning("dataset download refused: %s", refused)
             raise DatasetError("url_refused", str(refused)) from None
         except TimeoutError as error:
-            raise DatasetError("download_timeout", f"not complete within {self.settings.download_timeout:g} s") from error
+            raise DatasetError(
+                "download_timeout", f"not complete within {self.settings.download_timeout:g} s"
+            ) from error
         except aiohttp.ClientConnectorError as error:
             raise DatasetError("download_failed", f"cannot connect to the CDN: {error}") from error
         except aiohttp.ClientError as error:  # payload cut short, connection reset or closed mid-body

@@ -103,7 +103,9 @@ class Uploads:
             return Failed("the stored file is missing")
         await self._queries.set_remote_id(dataset_id, result.remote_id)
         elapsed = time.monotonic() - started
-        log.info("dataset %d uploaded to ORA as %s (attempt %d, %.2f s)", dataset_id, result.remote_id, job.attempts, elapsed)
+        log.info(
+            "dataset %d uploaded to ORA as %s (attempt %d, %.2f s)", dataset_id, result.remote_id, job.attempts, elapsed
+        )
         return Done()
 
     async def report(self, job: Job) -> None:
