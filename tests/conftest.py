@@ -140,17 +140,14 @@ def _discord_contract() -> Iterator[None]:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _RESULTS:
-        counts = ", ".join(
-            f"{backend}: "
-            + ", ".join(
-                f"{_RESULTS[(backend, outcome)]} {outcome}"
-                for outcome in ("passed", "failed", "skipped")
-                if _RESULTS[(backend, outcome)]
-            )
-            for backend in BACKENDS
-            if any(_RESULTS[(backend, outcome)] for outcome in OUTCOMES)
-        )
-        terminalreporter.write_line(f"database backends: {counts}")
+        counts = []
+        for backend in BACKENDS:
+            shown = [
+                f"{_RESULTS[(backend, outcome)]} {outcome}" for outcome in OUTCOMES if _RESULTS[(backend, outcome)]
+            ]
+            if shown:
+                counts.append(f"{backend}: {', '.join(shown)}")
+        terminalreporter.write_line(f"database backends: {'; '.join(counts)}")
         for reason in _POSTGRES_SKIP:
             terminalreporter.write_line(f"the PostgreSQL half was SKIPPED: {reason}")
     if not (LOG.requests or LOG.responses or LOG.dispatches):
