@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.harness import BotKind
+from bench.harness import BotKind, Database
 
 FULL = "full"
+FULL_POSTGRES = "full, PostgreSQL"
 MINIMAL = "minimal"
 FULL_UNCACHED = "full, resolver cache off"
 MINIMAL_STOCK = "minimal, stock"
@@ -22,6 +23,12 @@ class BotSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     #: a folder holding another copy of `ora/` (a candidate change) to import the full bot from
     source: Path | None = None
+    #: the full bot's store: a SQLite file in its temporary folder, or a fresh database on the run's PostgreSQL
+    database: Database = "sqlite"
+
+
+#: The full bot's label on each backend (`python -m bench --database …`).
+FULL_ON: dict[Database, str] = {"sqlite": FULL, "postgresql": FULL_POSTGRES}
 
 
 #: Measured with the plain install next to `full` and `minimal` (the like-for-like minimal bot: REST keep-alive

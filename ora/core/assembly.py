@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
@@ -89,7 +89,7 @@ async def close_quietly(name: str, close: Callable[[], Awaitable[object]]) -> No
         log.exception("closing %s failed", name)
 
 
-def _teardown(service: Service[Any]) -> Callable[[Any], Awaitable[None]] | None:
+def _teardown(service: Service[Any]) -> Callable[[Any], Coroutine[Any, Any, None]] | None:
     """The service's teardown, bounded in time and logged instead of raised: one failing teardown must not keep
     the others (and the database) from closing."""
     teardown = service.teardown
@@ -150,6 +150,19 @@ def database_probe(store: Store) -> Probe:
     return probe
 
 
+@attrs.frozen
+class _Shared:
+    """The core's objects shared by every feature, made once per run."""
+
+    store: Store
+    presence: Presence
+    http: aiohttp.ClientSession
+    catalog: Catalog
+    ledger: InteractionLedger
+    jobs: JobQueue
+    leases: Leases
+
+
 class Bot:
     """One run of the bot with `features`, over `transport`."""
 
@@ -184,6 +197,9 @@ class Bot:
         except FatalError as error:
             log.critical("%s", error)
             return EXIT_FATAL
+        except StoreError as error:  # the database failed during start-up
+            log.critical("the database failed while the bot was starting: %s", error)
+            return EXIT_FATAL
         finally:
             await self._shutdown()
 
@@ -191,13 +207,11 @@ class Bot:
         settings = self.settings
         catalog = Catalog.load((f.name, f.strings.en, f.strings.ja) for f in self.features if f.strings is not None)
         store = await self._open_store()
-        replica = Replica(settings.replica_name)
-        presence = Presence(store, replica)
+        presence = Presence(store, Replica(settings.replica_name))
         await presence.start()
         self.closers.add("replica heartbeat", presence.close)
         http = new_session()
         self.closers.add("HTTP session", http.close)
-        housekeeping = Housekeeping()
 
         self.app = self.transport.create(settings)
         client = self.client = lightbulb.client_from_app(
@@ -206,64 +220,79 @@ class Bot:
             localization_provider=catalog.localization_provider(),
             hooks=[track_in_flight(self.runtime)],
         )
-        ledger = InteractionLedger(store, presence, client.rest, catalog)
-        jobs = self.jobs = JobQueue(store, presence)
-        leases = Leases(store, replica.owner, presence.liveness)
-        registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
-        self.transport.register(registry, self.app)
-        preferences = UserPreferences(store)
-        core_values: list[tuple[type[Any], object]] = [
-            (Configuration, self.configuration),
-            (Settings, settings),
-            (Store, store),
-            (UserPreferences, preferences),
-            (Catalog, catalog),
-            (Runtime, self.runtime),
-            (Replies, Replies(preferences, settings, catalog)),
-            (Replica, replica),
-            (Presence, presence),
-            (Leases, leases),
-            (JobQueue, jobs),
-            (InteractionLedger, ledger),
-            (aiohttp.ClientSession, http),
-            (Housekeeping, housekeeping),
-        ]
-        for kind, value in core_values:
-            registry.register_value(kind, value)
-        ora = self._ora_client(http)
-        if ora is not None:
-            registry.register_value(OraApiClient, ora)
-        self.runtime.probes.append(DependencyProbe("health.database", database_probe(store)))
-        timeout = settings.health_probe_timeout
-        self.runtime.probes.append(DependencyProbe("health.ora", (lambda: ora.probe(timeout)) if ora else None))
-        for kind, section in self.configuration.sections.items():
-            registry.register_value(kind, section)
-        for feature in self.features:
-            for service in feature.services:
-                registry.register_factory(service.type, service.factory, teardown=_teardown(service))
+        shared = _Shared(
+            store=store,
+            presence=presence,
+            http=http,
+            catalog=catalog,
+            ledger=InteractionLedger(store, presence, client.rest, catalog),
+            jobs=JobQueue(store, presence),
+            leases=Leases(store, presence.replica.owner, presence.liveness),
+        )
+        self.jobs = shared.jobs
+        self._register(client, shared)
         client.error_handler(handle_command_error)
         for feature in self.features:
             if feature.loader is not None:
                 await feature.loader.add_to_client(client)
         self.transport.wire(self.app, client, self.runtime, catalog)
 
-        housekeeping.add("interaction tokens", ledger.purge_expired)
-        housekeeping.add("leases", leases.purge)
-        presence.on_sweep("interrupted answers", self._when_ready(ledger.recover_orphans))
+        housekeeping = Housekeeping()
+        housekeeping.add("interaction tokens", shared.ledger.purge_expired)
+        housekeeping.add("leases", shared.leases.purge)
+        presence.on_sweep("interrupted answers", self._when_ready(shared.ledger.recover_orphans))
+        routes = await self._start_features(await self._enter_container(client), housekeeping)
+        housekeeping.start()
+        self.closers.add("housekeeping", housekeeping.close)
+        await self._start_web(store, routes)
+        # Jobs and the recovery of interrupted answers edit replies: they wait for the transport (and REST).
+        after_ready = asyncio.create_task(self._after_ready(shared.ledger, shared.jobs), name="ora-after-ready")
+        self.closers.add("start-up work", lambda: stop_task(after_ready))
+
+    def _register(self, client: lightbulb.Client, shared: _Shared) -> None:
+        """What commands and services may ask for: the core's objects, each feature's settings and services."""
+        registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
+        self.transport.register(registry, self.app)
+        settings, store = self.settings, shared.store
+        preferences = UserPreferences(store)
+        values: list[tuple[type[Any], object]] = [
+            (Configuration, self.configuration),
+            (Settings, settings),
+            (Store, store),
+            (UserPreferences, preferences),
+            (Catalog, shared.catalog),
+            (Runtime, self.runtime),
+            (Replies, Replies(preferences, settings, shared.catalog)),
+            (Replica, shared.presence.replica),
+            (Presence, shared.presence),
+            (Leases, shared.leases),
+            (JobQueue, shared.jobs),
+            (InteractionLedger, shared.ledger),
+            (aiohttp.ClientSession, shared.http),
+            *self.configuration.sections.items(),
+        ]
+        for kind, value in values:
+            registry.register_value(kind, value)
+        ora = self._ora_client(shared.http)
+        if ora is not None:
+            registry.register_value(OraApiClient, ora)
+        self.runtime.probes.append(DependencyProbe("health.database", database_probe(store)))
+        timeout = settings.health_probe_timeout
+        self.runtime.probes.append(DependencyProbe("health.ora", (lambda: ora.probe(timeout)) if ora else None))
+        for feature in self.features:
+            for service in feature.services:
+                registry.register_factory(service.type, service.factory, teardown=_teardown(service))
+
+    async def _start_features(self, container: linkd.Container, housekeeping: Housekeeping) -> list[RouteSetup]:
+        """Create each feature's eager services and run its `start`; the web routes they added."""
         routes: list[RouteSetup] = []
-        container = await self._enter_container(client)
         for feature in self.features:
             for service in feature.services:
                 if service.eager:
                     await self._create(container, feature, service)
             if feature.start is not None:
                 await feature.start(FeatureStart(feature, container, self.runtime, housekeeping, routes))
-        housekeeping.start()
-        self.closers.add("housekeeping", housekeeping.close)
-        await self._start_web(store, routes)
-        # Jobs and the recovery of interrupted answers edit replies: they wait for the transport (and REST).
-        after_ready = asyncio.create_task(self._after_ready(ledger, jobs), name="ora-after-ready")
-        self.closers.add("start-up work", lambda: stop_task(after_ready))
+        return routes
 
     async def _after_ready(self, ledger: InteractionLedger, jobs: JobQueue) -> None:
         await self.runtime.ready.wait()
