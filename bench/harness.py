@@ -1,7 +1,8 @@
 """Start one bot (the ORA bot, the minimal lightbulb bot, hikari alone) against a fresh emulator and the fakes.
 
 Everything a benchmark opens here is closed by the `running_bot` context manager: the bot process (SIGTERM,
-then SIGKILL), the emulator, the fake LLM and ORA servers and the temporary folder.
+then SIGKILL), the emulator, the fake LLM and ORA servers, the temporary folder and, for the ORA bot on
+PostgreSQL, its database (the server itself belongs to the caller: one per benchmark run).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bench import procstat
 from ora.testing.discord import DiscordEmulator
 from ora.testing.llm import FakeLLMServer
 from ora.testing.ora_api import FakeOraApi
+from ora.testing.postgres import PostgresServer, drop_database
 from ora.testing.process import BotProcess, free_port
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -31,6 +33,8 @@ PLAIN_HIKARI_BOT = BENCH_DIR / "plain_hikari_bot.py"
 #: the ORA bot (`python -m ora`), the minimal hikari + lightbulb bot, hikari alone
 BotKind = Literal["full", "minimal", "plain_hikari"]
 Variant = Literal["plain", "json", "libs", "uvloop", "speedups"]
+#: The ORA bot's store: `ORA_BOT_DB` (a file in the bot's temporary folder) or `DATABASE_URL` (PostgreSQL)
+Database = Literal["sqlite", "postgresql"]
 
 #: Heartbeat interval the emulator asks for: short, so /ping has a measured latency soon after READY.
 HEARTBEAT_MS = 1000
@@ -67,6 +71,8 @@ class RunningBot:
     env: dict[str, str] = field(default_factory=dict)
     #: "full", "minimal", or "candidate NAME" for the full bot run from another copy of `ora/`
     label: str = ""
+    #: the ORA bot's store ("sqlite" for the other bots, which have none)
+    database: Database = "sqlite"
 
     @property
     def pid(self) -> int:
@@ -127,14 +133,37 @@ async def running_bot(
     heartbeat_ms: int = HEARTBEAT_MS,
     ora_source: Path | None = None,
     label: str = "",
+    postgres: PostgresServer | None = None,
 ) -> AsyncIterator[RunningBot]:
     """A bot of `kind` serving a fresh emulator, with start-up figures measured; stopped on exit.
 
     `ora_source`: a folder holding another `ora/` package (a candidate change), imported instead of this one.
+    `postgres`: a running server; the ORA bot then gets a fresh database on it as `DATABASE_URL` (dropped on exit)
+    instead of a SQLite file.
     """
     if ora_source is not None:
         site_dirs = (ora_source, *site_dirs)
     add_site_dirs(site_dirs)
+    database_url = await postgres.create_database() if postgres is not None and kind == "full" else None
+    try:
+        async with _serving(kind, variant, site_dirs, extra_env, heartbeat_ms, label, database_url) as bot:
+            yield bot
+    finally:
+        if postgres is not None and database_url is not None:
+            with contextlib.suppress(Exception):  # the server is thrown away at the end of the run anyway
+                await drop_database(database_url, postgres.admin_url)
+
+
+@contextlib.asynccontextmanager
+async def _serving(
+    kind: BotKind,
+    variant: Variant,
+    site_dirs: tuple[Path, ...],
+    extra_env: Mapping[str, str] | None,
+    heartbeat_ms: int,
+    label: str,
+    database_url: str | None,
+) -> AsyncIterator[RunningBot]:
     with tempfile.TemporaryDirectory(prefix=f"ora-bench-{kind}-") as tmp:
         workdir = Path(tmp)
         async with (
@@ -142,6 +171,7 @@ async def running_bot(
             FakeLLMServer() as llm,
             FakeOraApi() as ora,
         ):
+            extra = {"DATABASE_URL": database_url} if database_url is not None else {}
             env = bot_environment(
                 kind,
                 emulator,
@@ -149,7 +179,7 @@ async def running_bot(
                 llm_url=llm.base_url,
                 ora_url=ora.base_url,
                 site_dirs=site_dirs,
-                extra=extra_env,
+                extra={**extra, **(extra_env or {})},
             )
             process = BotProcess(env, cwd=workdir, python=sys.executable, args=bot_command(kind, variant))
             try:
@@ -157,7 +187,8 @@ async def running_bot(
                     startup = await _start(process, emulator)
                 except TimeoutError as error:
                     raise StartFailed(kind, variant, process) from error
-                yield RunningBot(kind, variant, emulator, process, startup, llm, ora, env, label or kind)
+                database: Database = "postgresql" if database_url is not None else "sqlite"
+                yield RunningBot(kind, variant, emulator, process, startup, llm, ora, env, label or kind, database)
             finally:
                 with contextlib.suppress(TimeoutError):
                     await process.stop(timeout=10)

@@ -1,4 +1,5 @@
-"""`/ping` under two loads: one at a time (latency) and 25 users × 8 in a closed loop (throughput).
+"""`/ping` under two loads: one at a time (latency) and 25 users × 8 in a closed loop (throughput); then, on the
+ORA bots only, `/privacy set` one at a time (a command that writes the database before it answers).
 
 Latency is what the emulator saw: from the moment the INTERACTION_CREATE went out on the websocket
 (`delivered_at`) to the moment the bot's interaction callback arrived (`responded_at`), both on the
@@ -19,10 +20,25 @@ from ora.testing.discord import DiscordEmulator, InteractionRecord, User
 ANSWER_TIMEOUT = 10.0
 WARMUP = 10
 FIRST_USER_ID = 700_000_000_000_000_000
+#: The user whose privacy mode `/privacy set` flips (no other workload uses it, so /ping stays ephemeral).
+PRIVACY_USER = User(id=FIRST_USER_ID - 1, username="bench-privacy")
+PRIVACY_MODES = ("public", "private")
 
 
 class PingFailed(AssertionError):
     """A /ping got no answer, or a wrong one."""
+
+
+@dataclass
+class CommandFigures:
+    """One command sent one at a time: latency percentiles, and the bot's own CPU per interaction."""
+
+    command: str
+    sequential: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    cpu_ms_per_interaction: float
 
 
 @dataclass
@@ -39,6 +55,8 @@ class PingFigures:
     peak_rss: int
     #: each burst's throughput (/s), in round order: round i of every bot ran within seconds of each other
     burst_rates: list[float] = field(default_factory=list)
+    #: `/privacy set` one at a time (ORA bots only; None for the others or when skipped)
+    privacy: CommandFigures | None = None
 
 
 @dataclass
@@ -50,14 +68,38 @@ class _Tally:
     throughputs: list[float] = field(default_factory=list)
     interactions: int = 0
     cpu_seconds: float = 0.0
+    privacy_latencies: list[float] = field(default_factory=list)
+    privacy_cpu_seconds: float = 0.0
 
     async def measured(self, work: Awaitable[int]) -> None:
+        count, cpu = await self._timed(work)
+        self.interactions += count
+        self.cpu_seconds += cpu
+
+    async def measured_privacy(self, work: Awaitable[int]) -> None:
+        _, cpu = await self._timed(work)
+        self.privacy_cpu_seconds += cpu
+
+    async def _timed(self, work: Awaitable[int]) -> tuple[int, float]:
+        """What `work` returns (interactions) and the bot's CPU seconds meanwhile."""
         before = procstat.cpu_seconds(self.bot.pid)
         try:
-            self.interactions += await work
+            count = await work
         except* PingFailed as failures:
             raise PingFailed(f"the {self.bot.label} bot: {failures.exceptions[0]}") from failures
-        self.cpu_seconds += procstat.cpu_seconds(self.bot.pid) - before
+        return count, procstat.cpu_seconds(self.bot.pid) - before
+
+    def privacy_figures(self) -> CommandFigures | None:
+        if not self.privacy_latencies:
+            return None
+        return CommandFigures(
+            command="privacy set",
+            sequential=len(self.privacy_latencies),
+            p50_ms=percentile(self.privacy_latencies, 50),
+            p90_ms=percentile(self.privacy_latencies, 90),
+            p99_ms=percentile(self.privacy_latencies, 99),
+            cpu_ms_per_interaction=self.privacy_cpu_seconds * 1000.0 / len(self.privacy_latencies),
+        )
 
 
 async def ping_once(emulator: DiscordEmulator, user: User | None = None) -> InteractionRecord:
@@ -70,6 +112,19 @@ async def ping_once(emulator: DiscordEmulator, user: User | None = None) -> Inte
     content = str((body.get("data") or {}).get("content") or "")
     if body.get("type") != 4 or not rec.ephemeral or not content.startswith("Pong!") or rec.errors:
         raise PingFailed(f"unexpected /ping answer {body!r} (errors: {rec.errors})")
+    return rec
+
+
+async def privacy_set_once(emulator: DiscordEmulator, mode: str) -> InteractionRecord:
+    """Send `/privacy set mode:<mode>` as `PRIVACY_USER` and wait (bounded) for the ephemeral "Saved." answer."""
+    rec = await emulator.send_command("privacy set", {"mode": mode}, user=PRIVACY_USER)
+    try:
+        body = await rec.wait_initial(timeout=ANSWER_TIMEOUT)
+    except TimeoutError as error:
+        raise PingFailed(f"/privacy set: {error}") from error
+    content = str((body.get("data") or {}).get("content") or "")
+    if body.get("type") != 4 or not rec.ephemeral or not content.startswith("Saved.") or rec.errors:
+        raise PingFailed(f"unexpected /privacy set answer {body!r} (errors: {rec.errors})")
     return rec
 
 
@@ -103,12 +158,21 @@ async def warm_up(emulator: DiscordEmulator) -> None:
 
 
 async def measure_interleaved(
-    bots: Sequence[RunningBot], *, sequential: int, block: int, users: int, per_user: int, bursts: int
+    bots: Sequence[RunningBot],
+    *,
+    sequential: int,
+    block: int,
+    users: int,
+    per_user: int,
+    bursts: int,
+    privacy: int = 0,
 ) -> list[PingFigures]:
     """The same /ping workload on several bots, interleaved in small blocks so drifting background load on a
     shared machine hits them alike: `block` sequential pings per bot in turn until each had `sequential`,
     then `bursts` rounds of one burst per bot (every other round in reverse order). CPU is the bot's own, counted
-    over its blocks only."""
+    over its blocks only. Then, when `privacy` > 0, the same for `/privacy set` on the ORA bots (the minimal bots
+    have no such command): `privacy` of them each, alternating public and private, in blocks, after 10 warm-up
+    ones."""
     tallies = [_Tally(bot) for bot in bots]
     for tally in tallies:
         await warm_up(tally.bot.emulator)
@@ -136,6 +200,8 @@ async def measure_interleaved(
     for round_index in range(bursts):
         for tally in in_turn(round_index):
             await tally.measured(one_burst(tally))
+    if privacy > 0:
+        await _measure_privacy([tally for tally in tallies if tally.bot.kind == "full"], privacy, block)
     return [
         PingFigures(
             sequential=len(tally.latencies),
@@ -149,6 +215,30 @@ async def measure_interleaved(
             rss_after=procstat.rss_bytes(tally.bot.pid),
             peak_rss=procstat.peak_rss_bytes(tally.bot.pid),
             burst_rates=list(tally.throughputs),
+            privacy=tally.privacy_figures(),
         )
         for tally in tallies
     ]
+
+
+async def _measure_privacy(tallies: list[_Tally], count: int, block: int) -> None:
+    sent = [0] * len(tallies)
+
+    async def privacy_block(index: int, number: int, record: bool) -> int:
+        tally = tallies[index]
+        for _ in range(number):
+            rec = await privacy_set_once(tally.bot.emulator, PRIVACY_MODES[sent[index] % 2])
+            sent[index] += 1
+            if record:
+                tally.privacy_latencies.append(latency_ms(rec))
+        return number
+
+    for index in range(len(tallies)):
+        await privacy_block(index, WARMUP, record=False)
+    done = 0
+    while done < count:
+        number = min(block, count - done)
+        order = range(len(tallies)) if (done // block) % 2 == 0 else range(len(tallies) - 1, -1, -1)
+        for index in order:
+            await tallies[index].measured_privacy(privacy_block(index, number, record=True))
+        done += number

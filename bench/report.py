@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from bench.bots import FULL, FULL_UNCACHED, MINIMAL, MINIMAL_STOCK, PLAIN_HIKARI
+from bench.bots import FULL, FULL_POSTGRES, FULL_UNCACHED, MINIMAL, MINIMAL_STOCK, PLAIN_HIKARI
 from bench.stats import ratio
 
 if TYPE_CHECKING:
@@ -29,9 +29,14 @@ def _mark(ok: bool | None) -> str:
     return "" if ok is None else ("met" if ok else "**missed**")
 
 
-def _ping_rows(results: Results, variant: str) -> list[str]:
+def _full_labels(results: Results, variant: str = "plain") -> list[str]:
+    """The full bot's labels measured in this run, SQLite first."""
+    return [label for label in (FULL, FULL_POSTGRES) if f"{label}/{variant}" in results.samples]
+
+
+def _ping_rows(results: Results, variant: str, full_label: str = FULL) -> list[str]:
     def m(kind: str, metric: str) -> float:
-        return results.median_of(kind, variant, metric)
+        return results.median_of(full_label if kind == "full" else kind, variant, metric)
 
     rows: list[tuple[str, str, int, str, bool | None]] = [
         ("start → READY (s)", "ready_s", 2, "", None),
@@ -63,7 +68,7 @@ def _ping_rows(results: Results, variant: str) -> list[str]:
             f"| {label} | {_fmt(full, digits)} | {_fmt(minimal, digits)} | {_fmt(r, 2)} | {goal} | {_mark(ok)} |"
         )
         if metric == "throughput":
-            paired = results.paired_burst_ratio(FULL, MINIMAL, variant)
+            paired = results.paired_burst_ratio(full_label, MINIMAL, variant)
             out.append(
                 f"| burst throughput, full ÷ minimal in the same round (median) | | | {_fmt(paired, 2)} | "
                 f"full ≥ {THROUGHPUT_GOAL}× minimal | {_mark(paired >= THROUGHPUT_GOAL)} |"
@@ -73,6 +78,7 @@ def _ping_rows(results: Results, variant: str) -> list[str]:
 
 BOT_ROWS: tuple[tuple[str, str], ...] = (
     (FULL, "the ORA bot (`python -m ora`)"),
+    (FULL_POSTGRES, "the ORA bot on PostgreSQL (`DATABASE_URL`, a fresh database on a local server)"),
     (FULL_UNCACHED, "the ORA bot without `ora.core.linkd_compat` (linkd regenerates resolvers per call)"),
     (MINIMAL, "`bench/minimal_bot.py`, like for like: REST keep-alive, resolvers cached"),
     (MINIMAL_STOCK, "`bench/minimal_bot.py` as hikari and lightbulb ship: no keep-alive, resolvers regenerated"),
@@ -87,8 +93,9 @@ def _bot_rows(results: Results, labels: list[tuple[str, str]]) -> list[str]:
         "full p50 ÷ this | full burst ÷ this | same, paired by round | full CPU ÷ this |",
         "| --- |" + " --- |" * 10,
     ]
+    reference = (_full_labels(results) or [FULL])[0]
     full = {
-        metric: results.median_of(FULL, "plain", metric)
+        metric: results.median_of(reference, "plain", metric)
         for metric in ("p50_ms", "throughput", "cpu_ms_per_interaction")
     }
     for label, what in labels:
@@ -104,7 +111,7 @@ def _bot_rows(results: Results, labels: list[tuple[str, str]]) -> list[str]:
             _fmt(values["rss_ready_mib"], 1),
             _fmt(ratio(full["p50_ms"], values["p50_ms"]), 2),
             _fmt(ratio(full["throughput"], values["throughput"]), 2),
-            _fmt(results.paired_burst_ratio(FULL, label), 2),
+            _fmt(results.paired_burst_ratio(reference, label), 2),
             _fmt(ratio(full["cpu_ms_per_interaction"], values["cpu_ms_per_interaction"]), 2),
         ]
         lines.append(f"| {label} | {what} | " + " | ".join(cells) + " |")
@@ -122,7 +129,7 @@ def _variant_rows(results: Results, variants: list[str]) -> list[str]:
     ]
     header = "| bot | variant | " + " | ".join(label for label, _, _ in metrics) + " |"
     lines = [header, "|" + " --- |" * (len(metrics) + 2)]
-    for kind in ("full", "minimal"):
+    for kind in [*_full_labels(results), MINIMAL]:
         base = {metric: results.median_of(kind, "plain", metric) for _, metric, _ in metrics}
         for variant in variants:
             cells = []
@@ -133,6 +140,77 @@ def _variant_rows(results: Results, variants: list[str]) -> list[str]:
                     cell += f" ({_fmt(ratio(value, base[metric]), 2)}×)"
                 cells.append(cell)
             lines.append(f"| {kind} | {variant} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _privacy_rows(results: Results, labels: list[str]) -> list[str]:
+    lines = [
+        "| bot | p50 (ms) | p90 (ms) | p99 (ms) | bot CPU per /privacy set (ms) | /ping p50 on the same bot (ms) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for label in labels:
+        cells = [_fmt(results.privacy_median(label, metric), 2) for metric in ("p50_ms", "p90_ms", "p99_ms")]
+        cells.append(_fmt(results.privacy_median(label, "cpu_ms_per_interaction"), 2))
+        cells.append(_fmt(results.median_of(label, "plain", "p50_ms"), 2))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _layout_rows(results: Results) -> list[str]:
+    here, other = results.imports
+    candidate = f"candidate {results.options.get('layout_candidate') or ''}"
+
+    def row(label: str, mine: float, theirs: float, digits: int) -> str:
+        return f"| {label} | {_fmt(mine, digits)} | {_fmt(theirs, digits)} | {_fmt(ratio(mine, theirs), 2)} |"
+
+    lines = [
+        f"| figure | this tree ({here.commit}) | {other.tree} ({other.commit}) | this ÷ that |",
+        "| --- | --- | --- | --- |",
+        row("`import ora.app`, fresh interpreter (ms, median)", here.entry_ms, other.entry_ms, 0),
+        row(
+            "`import ora.app` + the modules it loads by name later (ms, median)", here.features_ms, other.features_ms, 0
+        ),
+        row(
+            "`ora.*` modules' own import time, `-X importtime` self times summed (ms, median)",
+            here.own_code_ms,
+            other.own_code_ms,
+            1,
+        ),
+        row("modules in `sys.modules` after that", here.modules, other.modules, 0),
+        row("of which `ora.*`", here.ora_modules, other.ora_modules, 0),
+        row("RSS after that import (MiB)", here.rss_mib, other.rss_mib, 1),
+    ]
+    if f"{candidate}/plain" in results.samples:
+        for label, metric, digits in (
+            ("RSS at READY, `python -m ora` on SQLite (MiB)", "rss_ready_mib", 1),
+            ("start → READY (s)", "ready_s", 2),
+            ("/ping p50 (ms)", "p50_ms", 2),
+            ("burst (/s)", "throughput", 0),
+            ("bot CPU per /ping (ms)", "cpu_ms_per_interaction", 2),
+        ):
+            lines.append(
+                row(
+                    label,
+                    results.median_of(FULL, "plain", metric),
+                    results.median_of(candidate, "plain", metric),
+                    digits,
+                )
+            )
+        lines.append(
+            row(
+                "/privacy set p50 on SQLite (ms)",
+                results.privacy_median(FULL, "p50_ms"),
+                results.privacy_median(candidate, "p50_ms"),
+                2,
+            )
+        )
+    only_here = sorted(set(here.packages) - set(other.packages))
+    only_there = sorted(set(other.packages) - set(here.packages))
+    lines += [
+        "",
+        f"Top-level packages imported only by this tree: {', '.join(only_here) or 'none'}; only by the other: "
+        f"{', '.join(only_there) or 'none'}.",
+    ]
     return lines
 
 
@@ -148,10 +226,12 @@ def render(results: Results) -> str:
         "",
     ]
     variants = [v for v in results.options["variants"] if any(k.endswith(f"/{v}") for k in results.samples)]
-    if "plain" in variants:
+    for full_label in _full_labels(results) if "plain" in variants else []:
         runs = results.options["runs"]
+        backend = "PostgreSQL" if full_label == FULL_POSTGRES else "SQLite"
         lines += [
-            "## /ping: the full ORA bot against a minimal hikari + lightbulb bot, like for like (default install)",
+            f"## /ping: the full ORA bot on {backend} against a minimal hikari + lightbulb bot, like for like "
+            "(default install)",
             "",
             f"Medians of {runs} run(s). Each run starts every bot afresh, each against its own emulator (one "
             "after another, so start-up times do not compete), then measures them all with the same workload "
@@ -161,11 +241,36 @@ def render(results: Results) -> str:
             f"users each sending 8 pings back to back, median of {results.options['burst_rounds']} bursts per "
             "bot and run. CPU: /proc/<pid>/stat utime+stime over the bot's own blocks. The minimal bot here is "
             "set up as the ORA bot is: REST keep-alive on and lightbulb's dependency resolvers cached "
-            "(`ora.core.linkd_compat`).",
+            "(`ora.core.linkd_compat`)."
+            + (
+                " PostgreSQL: one local server for the run (fsync off, as `ora.testing.postgres` starts it), a fresh "
+                "database for each start of the bot."
+                if full_label == FULL_POSTGRES
+                else ""
+            ),
             "",
-            "| metric | full | minimal | full/minimal | goal | |",
+            f"| metric | {full_label} | minimal | full/minimal | goal | |",
             "| --- | --- | --- | --- | --- | --- |",
-            *_ping_rows(results, "plain"),
+            *_ping_rows(results, "plain", full_label),
+            "",
+        ]
+    privacy_labels = [
+        label
+        for label in sorted({key.rpartition("/")[0] for key in results.samples})
+        if not math.isnan(results.privacy_median(label, "p50_ms"))
+    ]
+    if privacy_labels:
+        privacy_labels.sort(key=lambda label: (label not in (FULL, FULL_POSTGRES), label != FULL, label))
+        lines += [
+            "## /privacy set: a command that writes the database before it answers",
+            "",
+            f"The ORA bots of the same runs, after the /ping workload: {results.options['sequential']} `/privacy set` "
+            "per bot and run, one at a time, mode public and private in turn (one user's row updated each time), "
+            "in interleaved blocks of 25 after 10 warm-up ones; latency measured as for /ping (the answer, type 4, "
+            "comes after the write). Medians over the runs of each run's percentiles. The CPU is the bot process's "
+            "only (PostgreSQL's server process is not counted).",
+            "",
+            *_privacy_rows(results, privacy_labels),
             "",
         ]
     if len(variants) > 1:
@@ -180,9 +285,15 @@ def render(results: Results) -> str:
             "",
         ]
     labels = [(label, what) for label, what in BOT_ROWS if f"{label}/plain" in results.samples]
+    layout = results.options.get("layout_candidate")
     labels += [
-        (f"candidate {name}", "the ORA bot imported from a patched copy of `ora/` (`--candidate`)")
-        for name in results.options.get("candidates") or {}
+        (
+            f"candidate {name}",
+            f"the ORA bot imported from `{path}/ora` (`--compare-layout`)"
+            if name == layout
+            else "the ORA bot imported from a patched copy of `ora/` (`--candidate`)",
+        )
+        for name, path in (results.options.get("candidates") or {}).items()
     ]
     if len(labels) > 2 or any(label.startswith("candidate ") for label, _ in labels):
         lines += [
@@ -194,6 +305,19 @@ def render(results: Results) -> str:
             "other), less sensitive to the shared machine's drifting load than the ratio of medians.",
             "",
             *_bot_rows(results, labels),
+            "",
+        ]
+    if len(results.imports) == 2:
+        lines += [
+            "## Layout: this tree against another copy of `ora/` (`--compare-layout`)",
+            "",
+            f"Import times: {results.imports[0].runs} fresh interpreters per tree, alternating, median (the speed-up "
+            "libraries hidden, as for the bots). *Modules it loads by name later*: the older layout's lightbulb "
+            "extensions (`EXTENSIONS`), which `ora.app` does not import itself; the newer one imports its features "
+            "with `ora.app`. The other rows come from the /ping run above, where the other tree's bot ran as a "
+            "candidate on SQLite next to this tree's `full`.",
+            "",
+            *_layout_rows(results),
             "",
         ]
     for variant, why in results.skipped_variants.items():

@@ -1,9 +1,14 @@
 """`python -m bench`: the ORA bot against a minimal hikari + lightbulb bot, in the same run on the same machine.
 
-For each run (3 by default; medians reported) and each speed-up variant, the full bot and the minimal bot are
-started in turn against a fresh emulator and measured with the same `/ping` workload. Then `/chat` streaming
-(issue 4), dependencies under load (issue 6) and, when `bench/bench_dataset.py` exists, its benchmark.
+For each run (3 by default; medians reported) and each speed-up variant, the full bot (on SQLite, on PostgreSQL
+or both: `--database`) and the minimal bot are started in turn against a fresh emulator and measured with the same
+`/ping` workload, then the full bots with `/privacy set` (a database write). With `--compare-layout DIR`, the full
+bot from DIR's `ora/` joins the run as a candidate and both trees' import times are measured. Then `/chat`
+streaming (issue 4), dependencies under load (issue 6) and, when `bench/bench_dataset.py` exists, its benchmark.
 Results go to stdout as Markdown and to `bench/out/` (Markdown and JSON).
+
+PostgreSQL: one throwaway server (`ora.testing.postgres.PostgresServer`) for the whole run, stopped at its end
+(errors included); every start of the full bot on it gets a fresh database as `DATABASE_URL`.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast, get_args
@@ -31,14 +36,16 @@ import hikari
 import lightbulb
 
 from bench import command_costs, procstat
-from bench.bots import BASELINES, PROFILE_TARGETS, BotSpec
+from bench.bots import BASELINES, FULL_ON, MINIMAL, PROFILE_TARGETS, BotSpec
 from bench.chat import PROFILES, ChatFigures, measure_chat
-from bench.harness import BENCH_DIR, REPO_ROOT, BotKind, RunningBot, Variant, add_site_dirs, running_bot
+from bench.harness import BENCH_DIR, REPO_ROOT, Database, RunningBot, Variant, add_site_dirs, running_bot
+from bench.layout import ImportFigures, measure_imports
 from bench.load import LOAD_ENV, LoadFigures, measure_load
 from bench.pings import PingFigures, measure_interleaved
 from bench.profiling import profile_burst
 from bench.report import render
 from bench.stats import median
+from ora.testing.postgres import PostgresServer
 
 OUT_DIR = BENCH_DIR / "out"
 DEFAULT_SITE = OUT_DIR / "site-speedups"
@@ -49,7 +56,15 @@ VARIANT_NEEDS: dict[str, tuple[str, ...]] = {
     "uvloop": ("uvloop",),
     "speedups": ("orjson", "ciso8601", "backports.zstd", "uvloop"),
 }
-KINDS: tuple[BotKind, ...] = ("full", "minimal")
+DATABASE_CHOICES: dict[str, tuple[Database, ...]] = {
+    "sqlite": ("sqlite",),
+    "postgresql": ("postgresql",),
+    "both": ("sqlite", "postgresql"),
+}
+#: `--compare-layout DIR` adds DIR as this candidate (unless a `--candidate` already names DIR)
+LAYOUT_CANDIDATE = "other layout"
+IMPORT_RUNS = 15
+IMPORT_QUICK_RUNS = 3
 SEQUENTIAL_BLOCK = 25
 DATASET_MIB = 25.0
 DATASET_QUICK_MIB = 5.0
@@ -73,6 +88,11 @@ class Options:
     no_baselines: bool = False
     profile: str | None = None
     costs: bool = False
+    #: the full bot's store(s): the first one also serves /chat and the load test
+    databases: tuple[Database, ...] = ("sqlite",)
+    #: `--compare-layout DIR`: the other tree (also in `candidates`) and the name it has there
+    compare_layout: Path | None = None
+    layout_candidate: str = ""
 
 
 @dataclass
@@ -98,6 +118,8 @@ class Results:
     chat: list[ChatFigures] = field(default_factory=list)
     load: LoadFigures | None = None
     dataset: str = ""
+    #: `--compare-layout`: this tree first, then the other one
+    imports: list[ImportFigures] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def paired_burst_ratio(self, label: str, other: str, variant: str = "plain") -> float:
@@ -116,6 +138,16 @@ class Results:
             holder: Any = sample.pings if hasattr(sample.pings, metric) else sample
             values.append(float(getattr(holder, metric)))
         return median(values)
+
+    def privacy_median(self, label: str, metric: str, variant: str = "plain") -> float:
+        """Median over runs of one `/privacy set` figure of `label` (NaN where it was not measured)."""
+        return median(
+            [
+                float(getattr(sample.pings.privacy, metric))
+                for sample in self.samples.get(f"{label}/{variant}", [])
+                if sample.pings.privacy is not None
+            ]
+        )
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -165,8 +197,26 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         help="instead of the benchmark: time the ORA bot's own per-command code inside real /ping invocations "
         "(bench/command_costs.py) and write bench/out/command-costs.txt",
     )
+    parser.add_argument(
+        "--database",
+        choices=sorted(DATABASE_CHOICES),
+        default="sqlite",
+        help="the full bot's store: sqlite (default: a file per start), postgresql (a fresh database per start on "
+        "one throwaway local server for the run), or both (two full bots in every run, labelled 'full' and "
+        "'full, PostgreSQL'; /chat and load stay on SQLite)",
+    )
+    parser.add_argument(
+        "--compare-layout",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="compare this tree's ora/ with DIR/ora/ (e.g. a worktree of an older commit): import time of ora.app "
+        "in fresh interpreters, and DIR's full bot as a candidate in the /ping run (RSS at READY, latency)",
+    )
     parser.add_argument("--bursts", type=int, default=None, help="burst rounds per run (default 7, quick 2)")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: pings, chat, load, dataset")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated parts to skip: pings, privacy, imports, chat, load, dataset"
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="where to write results (default bench/out)")
     args = parser.parse_args(argv)
     quick = bool(args.quick)
@@ -175,6 +225,16 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     if unknown:
         parser.error(f"unknown variant(s) {unknown}; choose from {get_args(Variant)}")
     site_dirs = tuple(path.resolve() for path in args.site) or ((DEFAULT_SITE,) if DEFAULT_SITE.is_dir() else ())
+    candidates = _candidates(parser, args.candidate)
+    compare_layout: Path | None = None
+    layout_candidate = ""
+    if args.compare_layout is not None:
+        compare_layout = args.compare_layout.resolve()
+        if not (compare_layout / "ora" / "app.py").is_file():
+            parser.error(f"--compare-layout {args.compare_layout}: expected DIR/ora/app.py")
+        named = [name for name, path in candidates.items() if path == compare_layout]
+        layout_candidate = named[0] if named else LAYOUT_CANDIDATE
+        candidates.setdefault(layout_candidate, compare_layout)
     return Options(
         runs=args.runs or (1 if quick else 3),
         sequential=60 if quick else 300,
@@ -186,12 +246,15 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         variants=cast("tuple[Variant, ...]", variants),
         site_dirs=site_dirs,
         skip=frozenset(name.strip() for name in str(args.skip).split(",") if name.strip()),
-        candidates=_candidates(parser, args.candidate),
+        candidates=candidates,
         quick=quick,
         out_dir=args.out,
         no_baselines=bool(args.no_baselines),
         profile=args.profile,
         costs=bool(args.costs),
+        databases=DATABASE_CHOICES[args.database],
+        compare_layout=compare_layout,
+        layout_candidate=layout_candidate,
     )
 
 
@@ -236,12 +299,43 @@ def describe_machine() -> dict[str, str]:
     return machine
 
 
-async def ping_run(run: int, variants: Sequence[Variant], options: Options) -> dict[str, Sample]:
-    """Start every (bot, variant) one after another, then measure them all with interleaved /ping blocks."""
-    order: list[tuple[BotSpec, Variant]] = [(BotSpec(kind, kind), variant) for variant in variants for kind in KINDS]
+@contextlib.contextmanager
+def postgres_server(needed: bool) -> Iterator[PostgresServer | None]:
+    """One throwaway PostgreSQL server for the whole run when `needed`; stopped (folder removed) on exit."""
+    if not needed:
+        yield None
+        return
+    server = PostgresServer.find()
+    if server is None:
+        raise SystemExit("--database postgresql: no PostgreSQL binaries found (apt-get install postgresql)")
+    log("starting a throwaway PostgreSQL server")
+    try:
+        server.start()
+        log(f"PostgreSQL on 127.0.0.1:{server.port}")
+        yield server
+    finally:
+        server.stop()
+        log("PostgreSQL stopped")
+
+
+def run_order(variants: Sequence[Variant], options: Options) -> list[tuple[BotSpec, Variant]]:
+    """Every (bot, variant) of one /ping run, before the per-run rotation."""
+    order: list[tuple[BotSpec, Variant]] = []
+    for variant in variants:
+        order += [(BotSpec("full", FULL_ON[database], database=database), variant) for database in options.databases]
+        order.append((BotSpec("minimal", MINIMAL), variant))
     if "plain" in variants and not options.no_baselines:
         order += [(spec, "plain") for spec in BASELINES]
     order += [(BotSpec("full", f"candidate {name}", source=path), "plain") for name, path in options.candidates.items()]
+    return order
+
+
+async def ping_run(
+    run: int, variants: Sequence[Variant], options: Options, postgres: PostgresServer | None
+) -> dict[str, Sample]:
+    """Start every (bot, variant) one after another, then measure them all with interleaved /ping blocks (and the
+    full bots with /privacy set blocks)."""
+    order = run_order(variants, options)
     shift = run % len(order)  # a different bot goes first in each run
     order = order[shift:] + order[:shift]
     async with contextlib.AsyncExitStack() as stack:
@@ -255,6 +349,7 @@ async def ping_run(run: int, variants: Sequence[Variant], options: Options) -> d
                 ora_source=spec.source,
                 label=spec.label,
                 extra_env=spec.env,
+                postgres=postgres if spec.database == "postgresql" else None,
             )
             bots.append(await stack.enter_async_context(bot))
         log(f"run {run + 1}/{options.runs}: /ping on {len(bots)} bots, interleaved")
@@ -265,6 +360,7 @@ async def ping_run(run: int, variants: Sequence[Variant], options: Options) -> d
             users=options.users,
             per_user=options.per_user,
             bursts=options.burst_rounds,
+            privacy=0 if "privacy" in options.skip else options.sequential,
         )
         return {
             f"{bot.label}/{bot.variant}": Sample(
@@ -352,9 +448,12 @@ async def run_benchmark(options: Options, command: str) -> Results:
         options={
             key: (str(value) if isinstance(value, Path) else value)
             for key, value in dataclasses.asdict(options).items()
-            if key not in {"site_dirs", "skip", "out_dir", "candidates", "profile", "costs"}
+            if key not in {"site_dirs", "skip", "out_dir", "candidates", "profile", "costs", "compare_layout"}
         }
-        | {"candidates": {name: str(path) for name, path in options.candidates.items()}},
+        | {
+            "candidates": {name: str(path) for name, path in options.candidates.items()},
+            "compare_layout": str(options.compare_layout) if options.compare_layout is not None else None,
+        },
         started=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )
     started = time.monotonic()
@@ -366,19 +465,28 @@ async def run_benchmark(options: Options, command: str) -> Results:
         else:
             results.skipped_variants[variant] = why
             log(f"variant {variant} skipped: {why}")
-    if "pings" not in options.skip:
-        for run in range(options.runs):
-            for key, sample in (await ping_run(run, variants, options)).items():
-                results.samples.setdefault(key, []).append(sample)
-    if "chat" not in options.skip:
-        log("/chat streaming")
-        async with running_bot("full", "plain", site_dirs=options.site_dirs) as bot:
-            for profile in PROFILES:
-                results.chat.append(await measure_chat(bot, profile, options.chat_answers))
-    if "load" not in options.skip:
-        log("dependencies under load")
-        async with running_bot("full", "plain", site_dirs=options.site_dirs, extra_env=LOAD_ENV) as bot:
-            results.load = await measure_load(bot, pings=options.load_pings)
+    with postgres_server("postgresql" in options.databases) as postgres:
+        # /chat and the load test run once, on the first store chosen (SQLite unless --database postgresql).
+        chat_postgres = postgres if options.databases[0] == "postgresql" else None
+        if "pings" not in options.skip:
+            for run in range(options.runs):
+                for key, sample in (await ping_run(run, variants, options, postgres)).items():
+                    results.samples.setdefault(key, []).append(sample)
+        if "chat" not in options.skip:
+            log("/chat streaming")
+            async with running_bot("full", "plain", site_dirs=options.site_dirs, postgres=chat_postgres) as bot:
+                for profile in PROFILES:
+                    results.chat.append(await measure_chat(bot, profile, options.chat_answers))
+        if "load" not in options.skip:
+            log("dependencies under load")
+            async with running_bot(
+                "full", "plain", site_dirs=options.site_dirs, extra_env=LOAD_ENV, postgres=chat_postgres
+            ) as bot:
+                results.load = await measure_load(bot, pings=options.load_pings)
+    if options.compare_layout is not None and "imports" not in options.skip:
+        runs = IMPORT_QUICK_RUNS if options.quick else IMPORT_RUNS
+        log(f"import time of ora.app: {runs} fresh interpreters per tree, alternating")
+        results.imports = await asyncio.to_thread(measure_imports, [REPO_ROOT, options.compare_layout], runs)
     if "dataset" not in options.skip:
         log("bench_dataset")
         results.dataset = await run_dataset_bench(options)
