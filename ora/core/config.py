@@ -19,7 +19,6 @@ from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
-import environs
 
 from ora.core.replicas import host_name
 from ora.core.store.url import DatabaseUrl
@@ -169,7 +168,7 @@ class SettingsReader:
 class _Environment(Mapping[str, str]):
     """The process environment, with the variables of a `.env` file (read by environs) where it sets none."""
 
-    def __init__(self, env: environs.Env) -> None:
+    def __init__(self, env: Any) -> None:
         self._env = env
 
     def __getitem__(self, name: str) -> str:
@@ -186,10 +185,17 @@ class _Environment(Mapping[str, str]):
 
 
 def environment(dotenv: Path | None = Path(".env")) -> Mapping[str, str]:
-    """The process environment, plus the `.env` file's variables that the environment does not set."""
+    """The process environment, plus the `.env` file's variables that the environment does not set.
+
+    environs (and marshmallow under it, about 1.3 MiB) is imported only when there is a `.env` file to read: a
+    container configured through its environment does without it.
+    """
+    if dotenv is None or not dotenv.is_file():
+        return os.environ
+    import environs  # noqa: PLC0415 - see the docstring
+
     env = environs.Env(eager=False, expand_vars=False)
-    if dotenv is not None and dotenv.is_file():
-        env.read_env(str(dotenv), recurse=False, override=False)
+    env.read_env(str(dotenv), recurse=False, override=False)
     return _Environment(env)
 
 

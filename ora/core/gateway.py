@@ -184,6 +184,8 @@ class GatewayTransport:
             # hikari closes the TCP (and TLS) connection after every REST request by default, a Windows
             # workaround; keep-alive saves a handshake per interaction response and per /chat edit.
             http_settings=hikari.impl.HTTPSettings(force_close_transports=sys.platform == "win32"),
+            # Only the guilds are kept (their count on /health): no channels, roles, emojis or members.
+            cache_settings=hikari.impl.CacheSettings(components=hikari.api.CacheComponents.GUILDS),
         )
 
     def register(self, registry: linkd.Registry, app: hikari.GatewayBot) -> None:

@@ -26,6 +26,11 @@ def test_defaults() -> None:
     assert settings.section(DatasetSettings).max_per_user == 1
     assert settings.section(DatasetSettings).quota_bytes == 200 * 1024 * 1024
     assert settings.section(DatasetSettings).slot_wait == 30.0
+    assert settings.section(DatasetSettings).upload_concurrency == 8
+
+
+def test_upload_concurrency_is_read() -> None:
+    assert load_settings({**BASE, "DATASET_UPLOAD_CONCURRENCY": "2"}).section(DatasetSettings).upload_concurrency == 2
 
 
 def test_values_are_read() -> None:
@@ -52,6 +57,8 @@ def test_values_are_read() -> None:
         ("DATASET_QUOTA_BYTES", "200MiB"),
         ("DATASET_SLOT_WAIT", "0"),
         ("DATASET_SLOT_WAIT", "inf"),
+        ("DATASET_UPLOAD_CONCURRENCY", "0"),
+        ("DATASET_UPLOAD_CONCURRENCY", "65"),
     ],
 )
 def test_invalid_values_name_the_variable(name: str, value: str) -> None:

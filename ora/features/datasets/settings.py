@@ -6,7 +6,7 @@ from pathlib import Path
 
 import attrs
 
-from ora.core.config import Settings, SettingsReader, SettingsSection, positive_float, positive_int
+from ora.core.config import Settings, SettingsReader, SettingsSection, int_between, positive_float, positive_int
 
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 DEFAULT_QUOTA_BYTES = 200 * 1024 * 1024
@@ -21,6 +21,8 @@ class DatasetSettings:
     quota_bytes: int = DEFAULT_QUOTA_BYTES
     slot_wait: float = 30.0
     upload_attempts: int = 3
+    #: uploads to ORA one process runs at once (others wait as pending jobs)
+    upload_concurrency: int = 8
 
 
 def read_settings(read: SettingsReader, core: Settings) -> DatasetSettings:
@@ -33,6 +35,7 @@ def read_settings(read: SettingsReader, core: Settings) -> DatasetSettings:
         quota_bytes=read.parse("DATASET_QUOTA_BYTES", positive_int, DEFAULT_QUOTA_BYTES),
         slot_wait=read.parse("DATASET_SLOT_WAIT", positive_float, 30.0),
         upload_attempts=read.parse("ORA_UPLOAD_ATTEMPTS", positive_int, 3),
+        upload_concurrency=read.parse("DATASET_UPLOAD_CONCURRENCY", int_between(1, 64, "a number of uploads"), 8),
     )
 
 

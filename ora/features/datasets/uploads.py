@@ -27,7 +27,6 @@ from ora.features.datasets.service import DatasetService
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 30.0
-CONCURRENCY = 2
 
 
 class Uploads:
@@ -58,7 +57,7 @@ class Uploads:
             run=self.run,
             finished=self.report,
             interrupted=self.report_interrupted,
-            concurrency=CONCURRENCY,
+            concurrency=self._service.settings.upload_concurrency,
         )
 
     def backoff(self, attempt: int) -> float:
