@@ -231,6 +231,11 @@ def _read_core(read: SettingsReader) -> Settings | None:
     database = read.parse("DATABASE_URL", DatabaseUrl.parse, DatabaseUrl.sqlite(db_path), secret=True)
     if database.path is not None:
         db_path = database.path
+    elif not _postgres_driver_installed():
+        read.problem(
+            "DATABASE_URL names PostgreSQL but its driver is not installed: pip install 'ora-bot[postgres]' "
+            "(or pip install asyncpg)."
+        )
     values: dict[str, Any] = {
         "discord_rest_url": read.parse("DISCORD_REST_URL", http_url, DEFAULT_REST_URL),
         "dev_guild_id": read.parse("ORA_DEV_GUILD_ID", snowflake, None),
@@ -260,6 +265,14 @@ def _read_core(read: SettingsReader) -> Settings | None:
     if token is None:
         return None
     return Settings(discord_token=token, discord_app_id=app_id, **values)
+
+
+def _postgres_driver_installed() -> bool:
+    try:
+        import asyncpg  # noqa: F401, PLC0415 - only when DATABASE_URL names PostgreSQL (which imports it anyway)
+    except ImportError:
+        return False
+    return True
 
 
 def _default_replica_name() -> str:

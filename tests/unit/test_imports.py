@@ -31,3 +31,25 @@ def test_optional_drivers_and_environs_are_not_imported_when_unused(tmp_path: Pa
 def test_environs_reads_a_dotenv_file_when_there_is_one(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("LLM_MODEL=from-the-file\n")
     assert loaded(tmp_path) == "['environs', 'marshmallow']"
+
+
+def test_postgresql_without_its_driver_is_a_configuration_error(tmp_path: Path) -> None:
+    script = """
+import sys
+sys.modules["asyncpg"] = None  # as if `pip install .` without the postgres extra
+from ora.app import configure
+from ora.core.config import ConfigError
+try:
+    configure({"DISCORD_BOT_TOKEN": "MTIzNDU2Nzg5MDEyMzQ1Njc4.AGVtdQ.fake-hmac-abcdefghij", "DISCORD_APP_ID": "1",
+               "DATABASE_URL": "postgresql://ora:s3cret-password@127.0.0.1:5432/ora"})
+except ConfigError as error:
+    print(error.render())
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert (
+        "DATABASE_URL names PostgreSQL but its driver is not installed: pip install 'ora-bot[postgres]'"
+        in result.stdout
+    )
+    assert "s3cret-password" not in result.stdout
