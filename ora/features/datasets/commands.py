@@ -132,12 +132,16 @@ async def _show_result(
         status = messages.upload_status(text, record, upload, ora_enabled=datasets.ora_enabled)
         await _edit(ctx, replies, f"{summary}\n{status}")
         return
+    # The job (in whichever process runs it) edits this reply when it ends: it learns of the reply before the reply
+    # says "on its way", so that a crash after that moment cannot leave the reply saying so for ever. If the job
+    # ended meanwhile, its edit may come before ours: the state is read again after ours.
+    recorded = await ledger.record(ctx.interaction, FEATURE, answering=False, context={"summary": summary})
+    if recorded:
+        await jobs.attach_interaction(upload, ctx.interaction.id)
     waiting = "datasets.add.retrying_upload" if result.duplicate else "datasets.add.uploading"
     await _edit(ctx, replies, f"{summary}\n{text(waiting)}")
-    # The job (in whichever process runs it) edits this reply when it ends; unless it ended already.
-    if not await ledger.record(ctx.interaction, FEATURE, answering=False, context={"summary": summary}):
+    if not recorded:
         return
-    await jobs.attach_interaction(upload, ctx.interaction.id)
     latest = await jobs.get(UPLOAD_JOB, upload_subject(record.id))
     if latest is not None and latest.finished:
         status = messages.upload_status(text, record, latest, ora_enabled=True)
